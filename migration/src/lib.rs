@@ -1,0 +1,25 @@
+//! Herald's schema history, one file per change (SeaORM migrations).
+//!
+//! Migrations are history: each declares its own identifiers and never imports Herald's entities, so a later
+//! change to an entity can never rewrite what an older migration did. `herald serve` and `herald migrate` both run
+//! [`Migrator::up`]; the same files run on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_workflow_events;
+mod m20261125_000002_create_event_ingress_failures;
+mod m20261125_000003_create_herald_leases;
+
+/// The ordered list of every migration Herald has ever shipped.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_workflow_events::Migration),
+            Box::new(m20261125_000002_create_event_ingress_failures::Migration),
+            Box::new(m20261125_000003_create_herald_leases::Migration),
+        ]
+    }
+}

@@ -1,0 +1,90 @@
+//! The `herald` command line (SPEC §12).
+
+mod publish;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::Application;
+use crate::storage::Storage;
+use crate::telemetry::{get_subscriber, init_subscriber};
+
+/// Herald: an event bus.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about)]
+pub struct Cli {
+    /// A TOML file with the same keys as the environment variables, in lowercase without the `HERALD_` prefix.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run migrations, then serve the API and read the ingress queue.
+    Serve,
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Publish one event, or every line of an NDJSON file, to a running Herald.
+    Publish(publish::PublishArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+}
+
+/// Parses the command line and runs the command; the exit code says how it went (2: bad configuration).
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token { command } => token::run(command),
+        Command::Publish(args) => publish::run(args),
+        Command::Serve => with_settings(cli.config, |settings| {
+            actix_rt::System::new().block_on(async move {
+                let app = Application::build(settings).await?;
+                app.run_until_stopped().await
+            })
+        }),
+        Command::Migrate => with_settings(cli.config, |settings| {
+            actix_rt::System::new().block_on(async move {
+                use secrecy::ExposeSecret;
+                let storage = Storage::connect(settings.database_url.expose_secret()).await?;
+                storage.migrate().await?;
+                tracing::info!("Migrations are up to date.");
+                Ok(())
+            })
+        }),
+    }
+}
+
+fn with_settings(
+    config: Option<PathBuf>,
+    f: impl FnOnce(Settings) -> anyhow::Result<()>,
+) -> ExitCode {
+    let settings = match Settings::load(config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_subscriber(get_subscriber(
+        &settings.log,
+        settings.log_format,
+        std::io::stdout,
+    ));
+    match f(settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error.cause_chain = ?e, "{e:#}");
+            eprintln!("herald: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

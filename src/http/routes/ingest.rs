@@ -1,0 +1,172 @@
+//! `POST /events`: one envelope or a JSON array of up to 500 (SPEC §2.2).
+//!
+//! Every envelope is validated here, before anything is queued, so a publisher learns at once what is wrong.
+//! Valid envelopes of a batch are accepted even when others are rejected; the answer is sent once the accepted
+//! ones are durable (on the stream in redis mode, committed in inline mode).
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use chrono::Utc;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::auth::Scope;
+use crate::domain::{Envelope, EventId, ParseContext, ValidationError};
+use crate::http::{ApiError, AppState, Caller};
+use crate::queue::{PublishOutcome, QueueError};
+
+/// Most envelopes in one request.
+pub const MAX_BATCH: usize = 500;
+
+/// `POST /events`.
+#[tracing::instrument(name = "publish_events", skip_all, fields(subject = %caller.0.subject))]
+pub async fn publish(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::EventsPublish)?;
+    check_content_type(&req)?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(ApiError::body_too_large(state.max_body_bytes));
+    }
+    let bytes = read_body(body, state.max_body_bytes).await?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::validation(&ValidationError::invalid_json(format!(
+            "the body is not valid JSON: {e}"
+        )))
+    })?;
+    let ctx = ParseContext {
+        max_payload_bytes: state.max_payload_bytes,
+        now: Utc::now(),
+    };
+
+    let (items, is_batch) = match value {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_BATCH {
+                return Err(ApiError::parameter(
+                    "body",
+                    format!(
+                        "a batch holds 1 to {MAX_BATCH} envelopes, got {}",
+                        items.len()
+                    ),
+                ));
+            }
+            (items, true)
+        }
+        single => (vec![single], false),
+    };
+
+    let mut valid = Vec::with_capacity(items.len());
+    let mut valid_index = Vec::with_capacity(items.len());
+    let mut rejected: Vec<(usize, ApiError)> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match Envelope::parse(item, &ctx, || next_id(&state)) {
+            Ok(envelope) => {
+                valid_index.push(index);
+                valid.push(envelope);
+            }
+            Err(e) => rejected.push((index, ApiError::validation(&e))),
+        }
+    }
+
+    let mut accepted = Vec::with_capacity(valid.len());
+    if !valid.is_empty() {
+        let outcomes = state.queue.publish(valid).await.map_err(queue_error)?;
+        for (index, outcome) in valid_index.into_iter().zip(outcomes) {
+            match outcome {
+                PublishOutcome::Accepted { id, duplicate } => accepted
+                    .push(json!({ "index": index, "id": id.as_str(), "duplicate": duplicate })),
+                PublishOutcome::Conflict { id } => {
+                    rejected.push((index, ApiError::id_conflict(id.as_str())))
+                }
+            }
+        }
+    }
+    rejected.sort_by_key(|(index, _)| *index);
+
+    if !is_batch && let Some((_, error)) = rejected.pop() {
+        return Err(error);
+    }
+    let rejected: Vec<Value> = rejected
+        .iter()
+        .map(|(index, error)| json!({ "index": index, "error": error.body() }))
+        .collect();
+    if accepted.is_empty() {
+        return Err(ApiError::batch_rejected(Value::Array(rejected)));
+    }
+    Ok(HttpResponse::Accepted()
+        .json(json!({ "data": { "accepted": accepted, "rejected": rejected } })))
+}
+
+fn next_id(state: &AppState) -> EventId {
+    let now = std::time::SystemTime::now();
+    // unwrap: the mutex is never held across a panic. The generator only fails when more than 2^80 ids are asked
+    // for within one millisecond; a fresh random ULID is then just as unique.
+    let ulid = state
+        .ids
+        .lock()
+        .unwrap()
+        .generate_from_datetime(now)
+        .unwrap_or_else(|_| ulid::Ulid::generate());
+    EventId::from_ulid(ulid)
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(format!(
+            "POST /events takes JSON: send `Content-Type: application/json` (got {:?})",
+            content_type
+        )))
+    }
+}
+
+/// Reads the body up to `limit` bytes.
+async fn read_body(mut body: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => ApiError::body_too_large(limit),
+            other => ApiError::parameter("body", format!("could not read the body: {other}")),
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::body_too_large(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+fn queue_error(e: QueueError) -> ApiError {
+    match e {
+        QueueError::ShuttingDown => {
+            ApiError::unavailable("Herald is shutting down; retry on another instance", None)
+        }
+        other => {
+            tracing::error!(error.message = %other, error.cause_chain = ?other, "Events could not be made durable.");
+            ApiError::unavailable(
+                "events could not be made durable; nothing was accepted, retry later",
+                None,
+            )
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The pure step of ingest: what each queue entry becomes before it is persisted (an event or a dead letter),
+//! and what the caller is told afterwards. No actix, no I/O: the [`crate::actors::IngressRouter`] wires it to its
+//! mailbox and to storage.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Envelope, ErrorCode, EventId, ParseContext};
+use crate::storage::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome};
+
+/// Field of a stream entry that carries the envelope JSON (SPEC §2.1).
+pub const ENVELOPE_FIELD: &str = "envelope";
+
+/// An entry is dead-lettered as `poison` when it has been delivered more than this many times without an outcome.
+pub const MAX_DELIVERIES: u64 = 5;
+
+/// One entry handed to the ingress router.
+#[derive(Debug, Clone)]
+pub enum IngressEntry {
+    /// A Redis stream entry, as read (not yet validated).
+    Stream(StreamEntry),
+    /// An envelope the HTTP ingress already validated (inline mode).
+    Envelope(Envelope),
+}
+
+/// A Redis stream entry, as read.
+#[derive(Debug, Clone)]
+pub struct StreamEntry {
+    /// The stream key; part of the id derived for envelopes without one.
+    pub stream_key: String,
+    /// The entry id (`1700000000000-0`).
+    pub entry_id: String,
+    /// The `envelope` field, if the entry has one.
+    pub envelope: Option<String>,
+    /// Every field of the entry as a JSON object, kept for dead letters.
+    pub raw: String,
+    /// How many times the entry has been delivered; above [`MAX_DELIVERIES`] it is poison.
+    pub deliveries: u64,
+}
+
+/// What became of one entry, once its outcome is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryOutcome {
+    /// Newly stored with this `ingressSequence`.
+    Stored(i64),
+    /// Already stored with the same content.
+    Duplicate,
+    /// Already stored with different content (dead-lettered for stream entries).
+    Conflict,
+    /// Recorded in `event_ingress_failures` with this reason.
+    DeadLettered(ErrorCode),
+}
+
+/// A batch split into what to store, what to dead-letter, and where each entry's outcome will come from.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    /// Valid events, to insert.
+    pub events: Vec<NewEvent>,
+    /// Invalid entries.
+    pub dead_letters: Vec<NewDeadLetter>,
+    slots: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Event(usize),
+    Dead(ErrorCode),
+}
+
+impl PreparedBatch {
+    /// Validates every entry of a batch received at `now`.
+    pub fn prepare(
+        entries: Vec<IngressEntry>,
+        max_payload_bytes: usize,
+        now: DateTime<Utc>,
+    ) -> PreparedBatch {
+        let ctx = ParseContext {
+            max_payload_bytes,
+            now,
+        };
+        let mut batch = PreparedBatch::default();
+        for entry in entries {
+            match entry {
+                IngressEntry::Envelope(envelope) => batch.push_event(NewEvent {
+                    envelope,
+                    received_at: now,
+                    stream_id: None,
+                    raw_on_conflict: None,
+                }),
+                IngressEntry::Stream(entry) => batch.push_stream_entry(entry, &ctx),
+            }
+        }
+        batch
+    }
+
+    fn push_event(&mut self, event: NewEvent) {
+        self.slots.push(Slot::Event(self.events.len()));
+        self.events.push(event);
+    }
+
+    fn push_dead(&mut self, reason: ErrorCode, message: String, entry: &StreamEntry) {
+        let (source, event_id) = best_effort_identity(entry.envelope.as_deref());
+        self.slots.push(Slot::Dead(reason));
+        self.dead_letters.push(NewDeadLetter::new(
+            reason,
+            message,
+            &entry.raw,
+            Some(entry.entry_id.clone()),
+            source,
+            event_id,
+        ));
+    }
+
+    fn push_stream_entry(&mut self, entry: StreamEntry, ctx: &ParseContext) {
+        if entry.deliveries > MAX_DELIVERIES {
+            let message = format!(
+                "entry {} was delivered {} times without an outcome",
+                entry.entry_id, entry.deliveries
+            );
+            return self.push_dead(ErrorCode::Poison, message, &entry);
+        }
+        let Some(json) = entry.envelope.as_deref() else {
+            let message = format!("stream entry has no `{ENVELOPE_FIELD}` field");
+            return self.push_dead(ErrorCode::MissingEnvelope, message, &entry);
+        };
+        let fallback = || EventId::from_stream_entry(&entry.stream_key, &entry.entry_id);
+        match Envelope::parse_slice(json.as_bytes(), ctx, fallback) {
+            Ok(envelope) => {
+                let raw = entry.raw.clone();
+                self.push_event(NewEvent {
+                    envelope,
+                    received_at: ctx.now,
+                    stream_id: Some(entry.entry_id),
+                    raw_on_conflict: Some(raw),
+                });
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.push_dead(e.code, message, &entry);
+            }
+        }
+    }
+
+    /// Moves the rows out for persistence, keeping what [`PreparedBatch::outcomes`] needs.
+    pub fn take_rows(&mut self) -> (Vec<NewEvent>, Vec<NewDeadLetter>) {
+        (
+            std::mem::take(&mut self.events),
+            std::mem::take(&mut self.dead_letters),
+        )
+    }
+
+    /// Each entry's outcome, in entry order, once `persisted` (the result of persisting `self.events`) is durable.
+    pub fn outcomes(&self, persisted: &PersistOutcome) -> Vec<EntryOutcome> {
+        self.slots
+            .iter()
+            .map(|slot| match *slot {
+                Slot::Dead(reason) => EntryOutcome::DeadLettered(reason),
+                Slot::Event(index) => match persisted.outcomes.get(index) {
+                    Some(EventOutcome::Stored(sequence)) => EntryOutcome::Stored(*sequence),
+                    Some(EventOutcome::Duplicate) => EntryOutcome::Duplicate,
+                    Some(EventOutcome::Conflict) | None => EntryOutcome::Conflict,
+                },
+            })
+            .collect()
+    }
+}
+
+/// The `source` and `id` of an envelope that failed validation, when they can still be read, so that operators
+/// can filter dead letters by source.
+fn best_effort_identity(json: Option<&str>) -> (Option<String>, Option<String>) {
+    let Some(serde_json::Value::Object(map)) = json.and_then(|j| serde_json::from_str(j).ok())
+    else {
+        return (None, None);
+    };
+    let text = |key: &str, max: usize| {
+        map.get(key)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty() && s.len() <= max)
+            .map(str::to_owned)
+    };
+    (text("source", 200), text("id", 128))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_entry(envelope: Option<&str>, deliveries: u64) -> IngressEntry {
+        IngressEntry::Stream(StreamEntry {
+            stream_key: "herald:events".into(),
+            entry_id: "1700000000000-0".into(),
+            envelope: envelope.map(str::to_owned),
+            raw: "{}".into(),
+            deliveries,
+        })
+    }
+
+    #[test]
+    fn each_entry_becomes_an_event_or_a_dead_letter_with_its_reason() {
+        let entries = vec![
+            stream_entry(Some(r#"{"type":"a.b","source":"svc"}"#), 1),
+            stream_entry(None, 1),
+            stream_entry(Some("{not json"), 1),
+            stream_entry(Some(r#"{"type":"a.b","source":"svc","extra":1}"#), 1),
+            stream_entry(Some(r#"{"type":"a.b","source":"svc"}"#), MAX_DELIVERIES + 1),
+        ];
+        let batch = PreparedBatch::prepare(entries, 262_144, Utc::now());
+        assert_eq!(batch.events.len(), 1);
+        assert_eq!(batch.dead_letters.len(), 4);
+        let persisted = PersistOutcome {
+            outcomes: vec![EventOutcome::Stored(7)],
+            stored: vec![],
+        };
+        assert_eq!(
+            batch.outcomes(&persisted),
+            vec![
+                EntryOutcome::Stored(7),
+                EntryOutcome::DeadLettered(ErrorCode::MissingEnvelope),
+                EntryOutcome::DeadLettered(ErrorCode::InvalidJson),
+                EntryOutcome::DeadLettered(ErrorCode::UnknownField),
+                EntryOutcome::DeadLettered(ErrorCode::Poison),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_envelope_without_id_gets_the_same_id_on_every_delivery() {
+        let json = r#"{"type":"a.b","source":"svc"}"#;
+        let first = PreparedBatch::prepare(vec![stream_entry(Some(json), 1)], 262_144, Utc::now());
+        let again = PreparedBatch::prepare(vec![stream_entry(Some(json), 2)], 262_144, Utc::now());
+        assert_eq!(first.events[0].envelope.id, again.events[0].envelope.id);
+    }
+
+    #[test]
+    fn dead_letters_keep_the_source_when_it_can_be_read() {
+        let entries = vec![stream_entry(
+            Some(r#"{"type":"nodots","source":"billing.api","id":"e-1"}"#),
+            1,
+        )];
+        let batch = PreparedBatch::prepare(entries, 262_144, Utc::now());
+        assert_eq!(batch.dead_letters.len(), 1);
+        assert_eq!(
+            best_effort_identity(Some(r#"{"source":"billing.api","id":"e-1"}"#))
+                .0
+                .as_deref(),
+            Some("billing.api")
+        );
+    }
+}

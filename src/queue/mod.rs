@@ -1,0 +1,110 @@
+//! Queue adapters: how accepted envelopes travel to the [`crate::actors::IngressRouter`].
+//!
+//! Two adapters stand behind one interface, [`Queue`]: [`RedisStreams`] (production: `XADD` on accept, a consumer
+//! group shared by every instance) and [`InlineQueue`] (embedded: in-process, and an envelope is accepted only once
+//! its batch is committed, so nothing accepted is lost on restart).
+
+mod inline;
+mod redis_streams;
+
+use actix::Recipient;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::actors::IngestBatch;
+use crate::domain::{Envelope, EventId};
+
+pub use inline::InlineQueue;
+pub use redis_streams::{RedisStreams, StreamSettings};
+
+/// What the HTTP ingress tells a publisher about one envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Durably accepted; `duplicate` when the id was already stored with the same content.
+    Accepted {
+        /// The event id (assigned when the envelope had none).
+        id: EventId,
+        /// The id was already stored with the same content.
+        duplicate: bool,
+    },
+    /// The id is already stored with a different type, source or payload.
+    Conflict {
+        /// The conflicting id.
+        id: EventId,
+    },
+}
+
+/// The queue could not make envelopes durable; nothing of the request was accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis failed.
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    /// Persisting the batch failed; nothing of it was stored.
+    #[error("could not persist the batch: {0}")]
+    Persist(String),
+    /// Herald is shutting down and no longer accepts events.
+    #[error("Herald is shutting down")]
+    ShuttingDown,
+}
+
+/// The configured queue adapter.
+#[derive(Clone)]
+pub enum Queue {
+    /// Redis Streams.
+    Redis(RedisStreams),
+    /// In-process.
+    Inline(InlineQueue),
+}
+
+impl Queue {
+    /// Makes `envelopes` durable, answering one outcome per envelope in order.
+    ///
+    /// # Errors
+    /// [`QueueError`] when nothing could be made durable.
+    pub async fn publish(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> Result<Vec<PublishOutcome>, QueueError> {
+        match self {
+            Queue::Redis(q) => q.publish(envelopes).await,
+            Queue::Inline(q) => q.publish(envelopes).await,
+        }
+    }
+
+    /// Starts the consumers that feed `router`; they stop reading when `shutdown` turns true and the returned
+    /// task ends once every batch in flight has a durable outcome.
+    pub fn start(
+        &self,
+        router: Recipient<IngestBatch>,
+        shutdown: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        match self {
+            Queue::Redis(q) => q.start(router, shutdown),
+            Queue::Inline(q) => q.start(router, shutdown),
+        }
+    }
+
+    /// Checks that the queue's backing service answers (`/readyz`).
+    ///
+    /// # Errors
+    /// [`QueueError::Redis`] when Redis does not answer.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        match self {
+            Queue::Redis(q) => q.ping().await,
+            Queue::Inline(_) => Ok(()),
+        }
+    }
+}
+
+/// Sleeps `delay`, or less when `shutdown` turns true first; answers whether to go on.
+async fn backoff(delay: std::time::Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => {}
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
+    !*shutdown.borrow()
+}

@@ -1,0 +1,310 @@
+//! `Application`: builds storage, the queue, the actors and the HTTP server from [`Settings`], and runs them until
+//! a shutdown signal, draining in order (SPEC §3 "Shutdown").
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix::{Addr, Supervisor};
+use actix_web::{App, HttpServer, dev::Server, web};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::actors::IngressRouter;
+use crate::auth::{AccessPolicy, TokenRegistry};
+use crate::config::{EventsMode, Settings};
+use crate::http::{AppState, configure};
+use crate::queue::{InlineQueue, Queue, RedisStreams, StreamSettings};
+use crate::storage::Storage;
+
+/// How long shutdown waits for in-flight work before it stops anyway (SPEC §3: within 30 s).
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+const INLINE_LEASE: &str = "inline-ingress";
+const LEASE_TTL: Duration = Duration::from_secs(30);
+const LEASE_RENEW_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A built, not yet running Herald.
+pub struct Application {
+    port: u16,
+    server: Server,
+    router: Addr<IngressRouter>,
+    shutdown: watch::Sender<bool>,
+    consumers: JoinHandle<()>,
+    ready: Arc<AtomicBool>,
+    lease: Option<InlineLease>,
+}
+
+/// Lets code outside the application (signal handlers, benchmarks, tests) begin a graceful shutdown.
+#[derive(Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    /// Begins a graceful shutdown.
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Application {
+    /// Builds Herald with the tokens file named in `settings`.
+    ///
+    /// # Errors
+    /// When the tokens file is invalid, anonymous access would reach beyond loopback, or a dependency fails.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let registry = match &settings.tokens_file {
+            Some(path) => TokenRegistry::load(path)?,
+            None => TokenRegistry::default(),
+        };
+        let access = AccessPolicy::decide(registry, settings.listen)?;
+        Application::build_with_access(settings, access).await
+    }
+
+    /// Builds Herald with an explicit access policy.
+    ///
+    /// # Errors
+    /// When the database, Redis or the listen address cannot be used, or another instance holds the inline lease.
+    pub async fn build_with_access(
+        settings: Settings,
+        access: AccessPolicy,
+    ) -> anyhow::Result<Application> {
+        if matches!(access, AccessPolicy::Anonymous) {
+            tracing::warn!(
+                listen = %settings.listen,
+                "No tokens configured: every local caller is the anonymous admin. Set HERALD_TOKENS_FILE to require tokens."
+            );
+        }
+        let storage = Storage::connect(settings.database_url.expose_secret())
+            .await
+            .context("Failed to connect to the database (DATABASE_URL).")?;
+        storage
+            .migrate()
+            .await
+            .context("Failed to run database migrations.")?;
+
+        let lease = match settings.events_mode {
+            EventsMode::Inline => Some(InlineLease::acquire(&storage).await?),
+            EventsMode::Redis => None,
+        };
+        let queue = match (&settings.events_mode, &settings.redis_url) {
+            (EventsMode::Redis, Some(url)) => Queue::Redis(
+                RedisStreams::connect(
+                    StreamSettings {
+                        redis_url: url.clone(),
+                        stream: settings.event_stream.clone(),
+                        group: settings.consumer_group.clone(),
+                        claim_idle_ms: settings.claim_idle_ms,
+                        maxlen: settings.stream_maxlen,
+                        concurrency: settings.ingress_concurrency,
+                    },
+                    storage.clone(),
+                )
+                .await
+                .context("Failed to connect to Redis (REDIS_URL).")?,
+            ),
+            _ => Queue::Inline(InlineQueue::new(settings.ingress_concurrency)),
+        };
+
+        let router_storage = storage.clone();
+        let max_payload_bytes = settings.max_payload_bytes;
+        let router =
+            Supervisor::start(move |_| IngressRouter::new(router_storage, max_payload_bytes));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let consumers = queue.start(router.clone().recipient(), shutdown_rx);
+
+        let ready = Arc::new(AtomicBool::new(true));
+        let state = web::Data::new(AppState {
+            storage,
+            queue,
+            access,
+            mode: settings.events_mode,
+            max_payload_bytes: settings.max_payload_bytes,
+            max_body_bytes: settings.max_body_bytes,
+            ready: ready.clone(),
+            ids: std::sync::Mutex::new(ulid::Generator::new()),
+        });
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("Failed to bind HERALD_LISTEN={}.", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let server =
+            HttpServer::new(move || App::new().app_data(state.clone()).configure(configure))
+                .disable_signals()
+                .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
+                .listen(listener)?
+                .run();
+        tracing::info!(
+            listen = %settings.listen, port, mode = %settings.events_mode,
+            "Herald is listening."
+        );
+        Ok(Application {
+            port,
+            server,
+            router,
+            shutdown,
+            consumers,
+            ready,
+            lease,
+        })
+    }
+
+    /// The port the HTTP server is bound to (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The ingress router, for in-process subscribers such as benchmarks.
+    pub fn router(&self) -> Addr<IngressRouter> {
+        self.router.clone()
+    }
+
+    /// A handle that begins a graceful shutdown.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Serves until SIGTERM, SIGINT or a [`ShutdownHandle`], then drains: `/readyz` turns 503, reading stops,
+    /// in-flight batches finish and are acknowledged, the HTTP server finishes its requests, the lease is released.
+    ///
+    /// # Errors
+    /// When the HTTP server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            server,
+            shutdown,
+            consumers,
+            ready,
+            lease,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut stop = shutdown.subscribe();
+        let signals = actix_rt::spawn(async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            tracing::info!("Shutting down: no longer ready; draining.");
+            ready.store(false, Ordering::SeqCst);
+            // Reading stops first; HTTP keeps answering (inline publishes need the batcher) until it is drained.
+            let _ = shutdown.send(true);
+            let drained = tokio::time::timeout(SHUTDOWN_TIMEOUT, async {
+                handle.stop(true).await;
+                let _ = consumers.await;
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(
+                    "Shutdown timed out; unfinished stream entries stay pending and will be reclaimed."
+                );
+            }
+        });
+        let lease_renewal = lease.as_ref().map(|l| l.keep_renewed());
+        server.await.context("HTTP server failed.")?;
+        let _ = signals.await;
+        if let Some(task) = lease_renewal {
+            task.abort();
+        }
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        tracing::info!("Herald stopped.");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => futures::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The inline-mode lease: one Herald per database when queues live in-process (SPEC §2.4).
+struct InlineLease {
+    storage: Storage,
+    holder: String,
+}
+
+impl InlineLease {
+    async fn acquire(storage: &Storage) -> anyhow::Result<InlineLease> {
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "herald".into());
+        let holder = format!("{host}:{}:{}", std::process::id(), ulid::Ulid::generate());
+        let ttl = chrono::Duration::from_std(LEASE_TTL)?;
+        storage
+            .leases()
+            .acquire(INLINE_LEASE, &holder, ttl, |other| holder_is_dead(other, &host))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}. Another Herald instance runs in inline mode on this database; inline mode allows one \
+                     instance per database. Stop it, or run several instances in redis mode (set REDIS_URL)."
+                )
+            })?;
+        Ok(InlineLease {
+            storage: storage.clone(),
+            holder,
+        })
+    }
+
+    fn keep_renewed(&self) -> JoinHandle<()> {
+        let storage = self.storage.clone();
+        let holder = self.holder.clone();
+        actix_rt::spawn(async move {
+            let ttl =
+                chrono::Duration::from_std(LEASE_TTL).unwrap_or(chrono::Duration::seconds(30));
+            loop {
+                tokio::time::sleep(LEASE_RENEW_INTERVAL).await;
+                if let Err(e) = storage.leases().renew(INLINE_LEASE, &holder, ttl).await {
+                    tracing::error!(error.message = %e, "Could not renew the inline lease; another instance may take it.");
+                }
+            }
+        })
+    }
+
+    async fn release(self) {
+        if let Err(e) = self
+            .storage
+            .leases()
+            .release(INLINE_LEASE, &self.holder)
+            .await
+        {
+            tracing::warn!(error.message = %e, "Could not release the inline lease; it lapses by itself.");
+        }
+    }
+}
+
+/// A holder (`host:pid:ulid`) on this host whose process is gone has died without releasing its lease, so a
+/// restart after a crash need not wait for the lease to lapse.
+fn holder_is_dead(holder: &str, this_host: &str) -> bool {
+    if !std::path::Path::new("/proc/self").exists() {
+        return false; // No procfs: wait for the lease to lapse.
+    }
+    let mut parts = holder.rsplitn(3, ':');
+    let (_ulid, pid, host) = (parts.next(), parts.next(), parts.next());
+    match (host, pid.and_then(|p| p.parse::<u32>().ok())) {
+        (Some(host), Some(pid)) if host == this_host => {
+            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
+    }
+}

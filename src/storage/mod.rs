@@ -1,0 +1,125 @@
+//! Storage: connecting to SQLite or PostgreSQL, running migrations, and the repositories that turn domain types
+//! into rows and back.
+//!
+//! SQLite runs in WAL mode with a single writer: writes go through a pool of one connection, reads through their
+//! own pool, so a long query never waits behind an ingest batch and two writers never meet SQLite's busy snapshot
+//! errors. On PostgreSQL both handles share one pool.
+
+pub mod entity;
+mod repo;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+
+pub use repo::dead_letters::{
+    DeadLetter, DeadLetterFilter, DeadLettersRepo, NewDeadLetter, RAW_LIMIT_BYTES,
+};
+pub use repo::events::{EventOutcome, EventsRepo, NewEvent, PersistOutcome, StoredEvent};
+pub use repo::leases::{LeaseError, LeasesRepo};
+
+/// A storage failure. Expected outcomes (a duplicate id, a missing row) are values, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database refused or failed a statement, or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    /// A stored row no longer parses as the domain type it was written from.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Handles to the database, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    write: DatabaseConnection,
+    read: DatabaseConnection,
+}
+
+impl Storage {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] when the database cannot be reached or opened.
+    pub async fn connect(url: &str) -> Result<Storage, StorageError> {
+        if url.starts_with("sqlite:") {
+            let write = Database::connect(sqlite_options(url, 1)).await?;
+            // The writer creates the file and switches it to WAL before the readers open it.
+            write.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+            let read = Database::connect(sqlite_options(url, 4)).await?;
+            Ok(Storage { write, read })
+        } else {
+            let mut options = ConnectOptions::new(url.to_owned());
+            options
+                .max_connections(16)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .sqlx_logging(false);
+            let pool = Database::connect(options).await?;
+            Ok(Storage {
+                write: pool.clone(),
+                read: pool,
+            })
+        }
+    }
+
+    /// Brings the schema up to date; `herald serve` and `herald migrate` both call this.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        Migrator::up(&self.write, None).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers (`/readyz`).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] when it does not.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.read.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.write.get_database_backend()
+    }
+
+    /// Events: batch persistence and look-ups.
+    pub fn events(&self) -> EventsRepo<'_> {
+        EventsRepo::new(&self.write, &self.read)
+    }
+
+    /// Ingress dead letters.
+    pub fn dead_letters(&self) -> DeadLettersRepo<'_> {
+        DeadLettersRepo::new(&self.write, &self.read)
+    }
+
+    /// Named leases.
+    pub fn leases(&self) -> LeasesRepo<'_> {
+        LeasesRepo::new(&self.write)
+    }
+
+    /// The writer connection, for benchmarks that compare against a plain bulk insert.
+    pub fn write_connection(&self) -> &DatabaseConnection {
+        &self.write
+    }
+}
+
+fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                // FULL: a committed batch survives power loss, which is what "accepted" promises in inline mode.
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    options
+}

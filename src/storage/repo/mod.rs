@@ -1,0 +1,5 @@
+//! Repositories: domain types in, domain types out, typed [`super::StorageError`]s.
+
+pub mod dead_letters;
+pub mod events;
+pub mod leases;
