@@ -1,0 +1,465 @@
+//! `spawn_app`: a real Herald on port 0 with its own database (a fresh PostgreSQL database or SQLite file), its
+//! own stream key and consumer group, and a `TestApp` with one method per endpoint.
+#![allow(dead_code)] // Each test module uses a different subset.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use fred::prelude::{ClientLike, KeysInterface, StreamsInterface};
+use herald::auth::{AccessPolicy, Scope, TokenRegistry};
+use herald::config::Settings;
+use herald::startup::Application;
+use herald::telemetry::{get_subscriber, init_subscriber};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+/// PostgreSQL server the tests create their databases on.
+pub fn pg_base_url() -> String {
+    std::env::var("HERALD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Redis the tests use.
+pub fn redis_url() -> String {
+    std::env::var("HERALD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        init_subscriber(get_subscriber(
+            "info,herald=debug",
+            herald::config::LogFormat::Text,
+            std::io::stdout,
+        ));
+    } else {
+        init_subscriber(get_subscriber(
+            "info",
+            herald::config::LogFormat::Text,
+            std::io::sink,
+        ));
+    }
+});
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+/// How events travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// In-process, durable in the database.
+    Inline,
+    /// Redis Streams.
+    Redis,
+}
+
+/// The deployments a behaviour must hold in: embedded (SQLite, inline) and production (PostgreSQL, Redis).
+pub const DEPLOYMENTS: [(Db, Mode); 2] = [(Db::Sqlite, Mode::Inline), (Db::Postgres, Mode::Redis)];
+
+/// Everything that identifies one test's private resources; reusable to restart Herald on the same ones.
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    pub db: Db,
+    pub mode: Mode,
+    pub database_url: String,
+    pub stream: String,
+    pub group: String,
+    /// Keeps the SQLite file alive for the test's duration.
+    _dir: std::sync::Arc<tempfile::TempDir>,
+    pub vars: HashMap<String, String>,
+}
+
+impl TestEnv {
+    /// A fresh database and fresh stream names.
+    pub async fn new(db: Db, mode: Mode) -> TestEnv {
+        LazyLock::force(&TRACING);
+        let id = ulid::Ulid::generate().to_string().to_lowercase();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = match db {
+            Db::Sqlite => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("herald.db").display()
+            ),
+            Db::Postgres => {
+                let name = format!("herald_test_{id}");
+                let mut conn = sqlx::PgConnection::connect(&format!("{}/postgres", pg_base_url()))
+                    .await
+                    .expect("PostgreSQL is not reachable; run the tests through scripts/test.sh");
+                // The name is made here from a ULID, never from input.
+                let create = sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#));
+                sqlx::raw_sql(create)
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                format!("{}/{name}", pg_base_url())
+            }
+        };
+        let stream = format!("herald:test:{id}:events");
+        let group = format!("herald-test-{id}");
+        let mut vars = HashMap::new();
+        vars.insert("DATABASE_URL".into(), database_url.clone());
+        vars.insert("HERALD_LISTEN".into(), "127.0.0.1:0".into());
+        vars.insert("HERALD_EVENT_STREAM".into(), stream.clone());
+        vars.insert("HERALD_CONSUMER_GROUP".into(), group.clone());
+        vars.insert(
+            "HERALD_EVENTS_MODE".into(),
+            if mode == Mode::Redis {
+                "redis"
+            } else {
+                "inline"
+            }
+            .into(),
+        );
+        if mode == Mode::Redis {
+            vars.insert("REDIS_URL".into(), redis_url());
+        }
+        TestEnv {
+            db,
+            mode,
+            database_url,
+            stream,
+            group,
+            _dir: std::sync::Arc::new(dir),
+            vars,
+        }
+    }
+
+    /// Sets a configuration variable for the next start.
+    pub fn set(&mut self, name: &str, value: &str) -> &mut Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// The settings these variables give.
+    pub fn settings(&self) -> Settings {
+        Settings::from_sources(None, |name| self.vars.get(name).cloned())
+            .expect("valid test settings")
+    }
+
+    /// Starts Herald in this process with anonymous access.
+    pub async fn spawn(&self) -> TestApp {
+        self.spawn_with(AccessPolicy::Anonymous, None).await
+    }
+
+    /// Starts Herald in this process with `access`; requests carry `token` when given.
+    pub async fn spawn_with(&self, access: AccessPolicy, token: Option<String>) -> TestApp {
+        let app = Application::build_with_access(self.settings(), access)
+            .await
+            .expect("Herald starts");
+        let port = app.port();
+        let shutdown = app.shutdown_handle();
+        actix_rt::spawn(app.run_until_stopped());
+        TestApp::new(self, port, token, Some(shutdown)).await
+    }
+
+    /// Starts the `herald serve` binary on these resources (for kill -9 and CLI tests).
+    pub async fn spawn_process(&self) -> (Child, TestApp) {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (name, value) in &self.vars {
+            command.env(name, value);
+        }
+        command
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_LOG", "warn");
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn herald");
+        let app = TestApp::new(self, port, None, None).await;
+        eventually("the herald process to be ready", || async {
+            app.client
+                .get(format!("{}/readyz", app.address))
+                .send()
+                .await
+                .map(|r| r.status() == 200)
+                .unwrap_or(false)
+        })
+        .await;
+        (child, app)
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts a fresh Herald on `db` in `mode` with anonymous access.
+pub async fn spawn_app(db: Db, mode: Mode) -> TestApp {
+    TestEnv::new(db, mode).await.spawn().await
+}
+
+/// A running Herald and handles to its resources.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub token: Option<String>,
+    pub env: TestEnv,
+    pub redis: Option<fred::clients::Client>,
+    shutdown: Option<herald::startup::ShutdownHandle>,
+}
+
+impl TestApp {
+    async fn new(
+        env: &TestEnv,
+        port: u16,
+        token: Option<String>,
+        shutdown: Option<herald::startup::ShutdownHandle>,
+    ) -> TestApp {
+        let redis = match env.mode {
+            Mode::Redis => {
+                let client = fred::prelude::Builder::from_config(
+                    fred::prelude::Config::from_url(&redis_url()).expect("redis url"),
+                )
+                .build()
+                .expect("redis client");
+                client
+                    .init()
+                    .await
+                    .expect("Redis is not reachable; run the tests through scripts/test.sh");
+                Some(client)
+            }
+            Mode::Inline => None,
+        };
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            token,
+            env: env.clone(),
+            redis,
+            shutdown,
+        }
+    }
+
+    /// Begins a graceful shutdown of an in-process Herald.
+    pub fn shutdown(&self) {
+        if let Some(handle) = &self.shutdown {
+            handle.shutdown();
+        }
+    }
+
+    fn with_token(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// `POST /events` with a JSON body.
+    pub async fn post_events(&self, body: &Value) -> reqwest::Response {
+        self.with_token(
+            self.client
+                .post(format!("{}/events", self.address))
+                .json(body),
+        )
+        .send()
+        .await
+        .expect("request")
+    }
+
+    /// `POST /events` with a raw body and content type.
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> reqwest::Response {
+        self.with_token(
+            self.client
+                .post(format!("{}/events", self.address))
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .send()
+        .await
+        .expect("request")
+    }
+
+    /// `GET` any path, with the app's token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.with_token(self.client.get(format!("{}{path}", self.address)))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET /admin/events/{id}`.
+    pub async fn get_event(&self, id: &str) -> reqwest::Response {
+        self.get(&format!("/admin/events/{id}")).await
+    }
+
+    /// `GET /admin/dead-letters?{query}`.
+    pub async fn list_dead_letters(&self, query: &str) -> reqwest::Response {
+        self.get(&format!("/admin/dead-letters?{query}")).await
+    }
+
+    /// `GET /admin/dead-letters/{id}`.
+    pub async fn get_dead_letter(&self, id: &str) -> reqwest::Response {
+        self.get(&format!("/admin/dead-letters/{id}")).await
+    }
+
+    /// Waits until the event is stored and returns its view.
+    pub async fn stored_event(&self, id: &str) -> Value {
+        eventually_some(&format!("event {id} to be stored"), || async {
+            let response = self.get_event(id).await;
+            if response.status() == 200 {
+                Some(response.json::<Value>().await.expect("json")["data"]["event"].clone())
+            } else {
+                None
+            }
+        })
+        .await
+    }
+
+    /// Every dead letter (all pages), newest first.
+    pub async fn all_dead_letters(&self, query: &str) -> Vec<Value> {
+        let mut letters = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = format!("limit=200&{query}");
+            if let Some(c) = &cursor {
+                q.push_str(&format!("&cursor={c}"));
+            }
+            let body: Value = self.list_dead_letters(&q).await.json().await.expect("json");
+            letters.extend(
+                body["data"]["deadLetters"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            match body["data"]["page"]["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return letters,
+            }
+        }
+    }
+
+    /// Waits until at least `n` dead letters exist and returns them.
+    pub async fn dead_letters_eventually(&self, n: usize) -> Vec<Value> {
+        eventually_some(&format!("{n} dead letters"), || async {
+            let letters = self.all_dead_letters("").await;
+            (letters.len() >= n).then_some(letters)
+        })
+        .await
+    }
+
+    fn redis(&self) -> &fred::clients::Client {
+        self.redis.as_ref().expect("a redis-mode test app")
+    }
+
+    /// `XADD <stream> * envelope <json>`; returns the entry id.
+    pub async fn xadd_envelope(&self, envelope: &str) -> String {
+        self.xadd_fields(vec![("envelope", envelope.to_owned())])
+            .await
+    }
+
+    /// `XADD <stream> * field value …`.
+    pub async fn xadd_fields(&self, fields: Vec<(&str, String)>) -> String {
+        self.redis()
+            .xadd(self.env.stream.as_str(), false, None, "*", fields)
+            .await
+            .expect("XADD")
+    }
+
+    /// Entries pending in Herald's consumer group.
+    pub async fn pending_count(&self) -> u64 {
+        let summary: Value = {
+            let raw: fred::types::Value = self
+                .redis()
+                .xpending(self.env.stream.as_str(), self.env.group.as_str(), ())
+                .await
+                .expect("XPENDING");
+            json!(
+                raw.into_array()
+                    .first()
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0)
+            )
+        };
+        summary.as_u64().unwrap_or(0)
+    }
+
+    /// Length of the ingress stream.
+    pub async fn stream_len(&self) -> u64 {
+        self.redis()
+            .xlen(self.env.stream.as_str())
+            .await
+            .expect("XLEN")
+    }
+
+    /// Deletes the ingress stream (test clean-up is otherwise left to scripts/test.sh).
+    pub async fn delete_stream(&self) {
+        let _: Result<u64, _> = self.redis().del(self.env.stream.as_str()).await;
+    }
+}
+
+/// Polls `check` every 20 ms until it holds; panics after 15 s naming what was awaited. Not a timing assertion:
+/// the deadline only turns a hang into a readable failure.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    eventually_some(what, || {
+        let fut = check();
+        async move { fut.await.then_some(()) }
+    })
+    .await
+}
+
+/// Polls `check` every 20 ms until it gives a value; panics after 15 s naming what was awaited.
+pub async fn eventually_some<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A valid envelope of type `test.event.happened`.
+pub fn envelope(id: &str) -> Value {
+    json!({ "id": id, "type": "test.event.happened", "source": "tests.api", "payload": { "n": 1 } })
+}
+
+/// A token registry with one token per scope plus an admin token; the token string is the scope name prefixed
+/// with `t-`.
+pub fn token_registry() -> TokenRegistry {
+    let scopes: Vec<(String, Scope)> = [
+        Scope::EventsPublish,
+        Scope::EventsRead,
+        Scope::TriggersRead,
+        Scope::SourcesOperate,
+        Scope::Admin,
+    ]
+    .into_iter()
+    .map(|s| (format!("t-{}", s.as_str()), s))
+    .collect();
+    let entries: Vec<(&str, &str, &[Scope])> = scopes
+        .iter()
+        .map(|(token, scope)| (token.as_str(), scope.as_str(), std::slice::from_ref(scope)))
+        .collect();
+    TokenRegistry::from_tokens(&entries)
+}
