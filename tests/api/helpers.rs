@@ -463,3 +463,90 @@ pub fn token_registry() -> TokenRegistry {
         .collect();
     TokenRegistry::from_tokens(&entries)
 }
+
+/// A Redis client of the test's own, for arranging the stream before Herald starts and for playing a ghost
+/// consumer.
+pub async fn redis_client() -> fred::clients::Client {
+    let client = fred::prelude::Builder::from_config(
+        fred::prelude::Config::from_url(&redis_url()).expect("redis url"),
+    )
+    .build()
+    .expect("redis client");
+    client.init().await.expect("Redis is not reachable");
+    client
+}
+
+/// `XADD <stream> * envelope <json>` for each envelope, in one pipeline; returns the entry ids in order.
+pub async fn xadd_pipelined(
+    redis: &fred::clients::Client,
+    stream: &str,
+    envelopes: &[String],
+) -> Vec<String> {
+    let pipeline = redis.pipeline();
+    for envelope in envelopes {
+        let _: () = pipeline
+            .xadd(
+                stream,
+                false,
+                None,
+                "*",
+                vec![("envelope", envelope.as_str())],
+            )
+            .await
+            .expect("queue XADD");
+    }
+    pipeline.all().await.expect("XADD pipeline")
+}
+
+/// Reads the database directly, to check exactly-once without paging through the API.
+impl TestEnv {
+    /// How many events are stored.
+    pub async fn stored_count(&self) -> i64 {
+        let sql = "SELECT COUNT(*) FROM workflow_events";
+        match self.db {
+            Db::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect");
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count events")
+            }
+            Db::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect");
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count events")
+            }
+        }
+    }
+
+    /// The id of every stored event.
+    pub async fn stored_ids(&self) -> Vec<String> {
+        let sql = "SELECT id FROM workflow_events";
+        match self.db {
+            Db::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect");
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("event ids")
+            }
+            Db::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect");
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("event ids")
+            }
+        }
+    }
+}

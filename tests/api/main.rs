@@ -1,4 +1,9 @@
 //! Herald's black-box integration tests: one binary, real PostgreSQL, SQLite and Redis.
 mod helpers;
 
+mod auth;
+mod cli;
+mod crash_recovery;
+mod dead_letters;
 mod ingest_http;
+mod ingest_redis;
