@@ -136,32 +136,29 @@ impl RedisStreams {
         envelopes: Vec<Envelope>,
     ) -> Result<Vec<PublishOutcome>, QueueError> {
         let ids: Vec<&str> = envelopes.iter().map(|e| e.id.as_str()).collect();
-        let stored = self.inner.storage.events().content_hashes(&ids).await?;
+        // Ids already stored, plus ids taken earlier in this same request: a repeat is a duplicate or a conflict
+        // by content, exactly as it would be against the store.
+        let mut known = self.inner.storage.events().content_hashes(&ids).await?;
         let mut outcomes = Vec::with_capacity(envelopes.len());
         let trx = self.inner.commands.multi();
         let mut queued = 0;
         for envelope in &envelopes {
             let id = envelope.id.clone();
-            match stored.get(envelope.id.as_str()) {
-                Some(hash) if *hash == envelope.content_hash() => {
-                    outcomes.push(PublishOutcome::Accepted {
-                        id,
-                        duplicate: true,
-                    })
-                }
+            let hash = envelope.content_hash();
+            match known.get(envelope.id.as_str()) {
+                Some(stored) if *stored == hash => outcomes.push(PublishOutcome::Accepted {
+                    id,
+                    duplicate: true,
+                }),
                 Some(_) => outcomes.push(PublishOutcome::Conflict { id }),
                 None => {
                     let json = envelope.to_json().to_string();
+                    let stream = self.inner.settings.stream.as_str();
                     let _: () = trx
-                        .xadd(
-                            self.inner.settings.stream.as_str(),
-                            false,
-                            None,
-                            "*",
-                            vec![(ENVELOPE_FIELD, json)],
-                        )
+                        .xadd(stream, false, None, "*", vec![(ENVELOPE_FIELD, json)])
                         .await?;
                     queued += 1;
+                    known.insert(envelope.id.to_string(), hash);
                     outcomes.push(PublishOutcome::Accepted {
                         id,
                         duplicate: false,
@@ -216,6 +213,8 @@ async fn client(url: &SecretString) -> Result<fred::clients::Client, QueueError>
     let config = Config::from_url(url.expose_secret())?;
     let client = Builder::from_config(config)
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+        // Without TCP_NODELAY a small command (an XACK) can wait for the delayed ACK of the previous one.
+        .with_connection_config(|c| c.tcp.nodelay = Some(true))
         .build()?;
     client.init().await?;
     Ok(client)
