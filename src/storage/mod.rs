@@ -6,6 +6,7 @@
 //! errors. On PostgreSQL both handles share one pool.
 
 pub mod entity;
+mod nodelay;
 mod repo;
 
 use std::time::Duration;
@@ -25,6 +26,9 @@ pub enum StorageError {
     /// The database refused or failed a statement, or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] DbErr),
+    /// A statement on the PostgreSQL hot path (plain sqlx) failed.
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
     /// A stored row no longer parses as the domain type it was written from.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -55,7 +59,15 @@ impl Storage {
                 .max_connections(16)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
-                .sqlx_logging(false);
+                .sqlx_logging(false)
+                .map_sqlx_postgres_pool_opts(|pool| {
+                    pool.after_connect(|_conn, _meta| {
+                        Box::pin(async {
+                            nodelay::enable_on_open_sockets();
+                            Ok(())
+                        })
+                    })
+                });
             let pool = Database::connect(options).await?;
             Ok(Storage {
                 write: pool.clone(),

@@ -134,6 +134,58 @@ impl<'a> DeadLettersRepo<'a> {
         Ok(())
     }
 
+    /// Inserts dead letters inside a PostgreSQL batch transaction (the sqlx path of the ingest hot loop).
+    ///
+    /// # Errors
+    /// [`StorageError::Sqlx`].
+    pub async fn insert_postgres(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        letters: Vec<NewDeadLetter>,
+    ) -> Result<(), StorageError> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        let n = letters.len();
+        let (mut ids, mut reasons, mut messages, mut raws) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut sources, mut event_ids, mut stream_ids, mut received) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for l in letters {
+            ids.push(l.id);
+            reasons.push(l.reason.as_str().to_owned());
+            messages.push(l.message);
+            sources.push(l.source);
+            event_ids.push(l.event_id);
+            stream_ids.push(l.stream_id);
+            raws.push(l.raw);
+            received.push(l.received_at);
+        }
+        sqlx::query(
+            "INSERT INTO event_ingress_failures (id, reason, message, source, event_id, stream_id, raw, received_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::timestamptz[])",
+        )
+        .bind(ids)
+        .bind(reasons)
+        .bind(messages)
+        .bind(sources)
+        .bind(event_ids)
+        .bind(stream_ids)
+        .bind(raws)
+        .bind(received)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// One page, newest first with the id as tie-break, after the `(receivedAt, id)` key of the previous page.
     /// Returns up to `limit + 1` rows so the caller can tell whether there is more.
     ///
