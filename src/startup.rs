@@ -187,10 +187,11 @@ impl Application {
             }
             tracing::info!("Shutting down: no longer ready; draining.");
             ready.store(false, Ordering::SeqCst);
-            // Reading stops first; HTTP keeps answering (inline publishes need the batcher) until it is drained.
-            let _ = shutdown.send(true);
+            // HTTP finishes its requests first (an inline publish needs the batcher for its commit), then the
+            // consumers stop reading and finish the batches they hold.
             let drained = tokio::time::timeout(SHUTDOWN_TIMEOUT, async {
                 handle.stop(true).await;
+                let _ = shutdown.send(true);
                 let _ = consumers.await;
             })
             .await;

@@ -42,6 +42,9 @@ pub enum IngestError {
     /// Storage failed; nothing of the batch was stored.
     #[error("could not persist the batch")]
     Storage(#[from] StorageError),
+    /// The validation task died (a bug: validation never panics by design).
+    #[error("validation failed unexpectedly: {0}")]
+    Validation(String),
 }
 
 /// Validates and persists ingest batches. Supervised: a restart keeps its storage handle and subscribers (the
@@ -93,10 +96,17 @@ impl Handler<IngestBatch> for IngressRouter {
     type Result = ResponseActFuture<Self, Result<Vec<EntryOutcome>, IngestError>>;
 
     fn handle(&mut self, msg: IngestBatch, _ctx: &mut Self::Context) -> Self::Result {
-        let mut prepared = PreparedBatch::prepare(msg.entries, self.max_payload_bytes, Utc::now());
         let storage = self.storage.clone();
+        let max_payload_bytes = self.max_payload_bytes;
         Box::pin(
             async move {
+                // Validation is CPU work (JSON parsing, hashing): off the actor's thread, so it never delays the
+                // continuation of a batch that holds the sequence lock.
+                let mut prepared = actix_rt::task::spawn_blocking(move || {
+                    PreparedBatch::prepare(msg.entries, max_payload_bytes, Utc::now())
+                })
+                .await
+                .map_err(|e| IngestError::Validation(e.to_string()))?;
                 let (events, dead_letters) = prepared.take_rows();
                 let persisted = storage.events().persist_batch(events, dead_letters).await?;
                 Ok::<_, IngestError>((prepared, persisted))
