@@ -29,7 +29,7 @@ where
     let registry = tracing_subscriber::registry().with(env_filter);
     match format {
         LogFormat::Text => {
-            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
             Box::new(
                 registry.with(
                     tracing_subscriber::fmt::layer()

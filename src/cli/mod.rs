@@ -1,5 +1,6 @@
 //! The `herald` command line (SPEC §12).
 
+mod bench;
 mod publish;
 mod token;
 
@@ -32,6 +33,11 @@ enum Command {
     Migrate,
     /// Publish one event, or every line of an NDJSON file, to a running Herald.
     Publish(publish::PublishArgs),
+    /// Measure Herald (prints one JSON line; see SPEC §14).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -50,6 +56,9 @@ pub fn run() -> ExitCode {
                 let app = Application::build(settings).await?;
                 app.run_until_stopped().await
             })
+        }),
+        Command::Bench { command } => with_settings(cli.config, |settings| {
+            actix_rt::System::new().block_on(bench::run(command, settings))
         }),
         Command::Migrate => with_settings(cli.config, |settings| {
             actix_rt::System::new().block_on(async move {
@@ -74,10 +83,11 @@ fn with_settings(
             return ExitCode::from(2);
         }
     };
+    // Logs go to stderr so that stdout carries only data (`bench` JSON lines, …).
     init_subscriber(get_subscriber(
         &settings.log,
         settings.log_format,
-        std::io::stdout,
+        std::io::stderr,
     ));
     match f(settings) {
         Ok(()) => ExitCode::SUCCESS,
