@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Envelope, ErrorCode, EventId, ParseContext};
+use crate::domain::{Envelope, ErrorCode, EventId, ParseContext, RawEntry};
 use crate::storage::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome};
 
 /// Field of a stream entry that carries the envelope JSON (SPEC §2.1).
@@ -29,10 +29,8 @@ pub struct StreamEntry {
     pub stream_key: String,
     /// The entry id (`1700000000000-0`).
     pub entry_id: String,
-    /// The `envelope` field, if the entry has one.
-    pub envelope: Option<String>,
-    /// Every field of the entry as a JSON object, kept for dead letters.
-    pub raw: String,
+    /// Every field of the entry; the envelope is the one named [`ENVELOPE_FIELD`].
+    pub fields: RawEntry,
     /// How many times the entry has been delivered; above [`MAX_DELIVERIES`] it is poison.
     pub deliveries: u64,
 }
@@ -98,12 +96,12 @@ impl PreparedBatch {
     }
 
     fn push_dead(&mut self, reason: ErrorCode, message: String, entry: &StreamEntry) {
-        let (source, event_id) = best_effort_identity(entry.envelope.as_deref());
+        let (source, event_id) = best_effort_identity(entry.fields.field(ENVELOPE_FIELD));
         self.slots.push(Slot::Dead(reason));
         self.dead_letters.push(NewDeadLetter::new(
             reason,
             message,
-            &entry.raw,
+            &entry.fields.to_json_string(),
             Some(entry.entry_id.clone()),
             source,
             event_id,
@@ -118,21 +116,18 @@ impl PreparedBatch {
             );
             return self.push_dead(ErrorCode::Poison, message, &entry);
         }
-        let Some(json) = entry.envelope.as_deref() else {
+        let Some(json) = entry.fields.field(ENVELOPE_FIELD) else {
             let message = format!("stream entry has no `{ENVELOPE_FIELD}` field");
             return self.push_dead(ErrorCode::MissingEnvelope, message, &entry);
         };
         let fallback = || EventId::from_stream_entry(&entry.stream_key, &entry.entry_id);
         match Envelope::parse_slice(json.as_bytes(), ctx, fallback) {
-            Ok(envelope) => {
-                let raw = entry.raw.clone();
-                self.push_event(NewEvent {
-                    envelope,
-                    received_at: ctx.now,
-                    stream_id: Some(entry.entry_id),
-                    raw_on_conflict: Some(raw),
-                });
-            }
+            Ok(envelope) => self.push_event(NewEvent {
+                envelope,
+                received_at: ctx.now,
+                stream_id: Some(entry.entry_id),
+                raw_on_conflict: Some(entry.fields),
+            }),
             Err(e) => {
                 let message = e.to_string();
                 self.push_dead(e.code, message, &entry);
@@ -188,8 +183,11 @@ mod tests {
         IngressEntry::Stream(StreamEntry {
             stream_key: "herald:events".into(),
             entry_id: "1700000000000-0".into(),
-            envelope: envelope.map(str::to_owned),
-            raw: "{}".into(),
+            fields: RawEntry::new(
+                envelope
+                    .map(|e| vec![(ENVELOPE_FIELD.to_owned(), e.to_owned())])
+                    .unwrap_or_default(),
+            ),
             deliveries,
         })
     }

@@ -1,18 +1,27 @@
-//! `IngressRouter`: validates batches from the queue adapters, persists them in one transaction each, answers
-//! with each entry's durable outcome (so the adapter may `XACK` or answer HTTP), and tells subscribers what was
-//! newly stored.
+//! `IngressRouter`: validates batches from the queue adapters, persists them, answers with each entry's durable
+//! outcome (so the adapter may `XACK` or answer HTTP), and tells subscribers what was newly stored.
+//!
+//! Writes are group-committed: batches that arrive while a write is in progress wait in the router's queue and
+//! are then written together, in one transaction. Every write takes the sequence lock anyway (see
+//! [`crate::storage::EventsRepo::persist_batch`]), so writing batches one by one would only add a lock hand-off,
+//! a statement and a commit per batch.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use actix::{
-    Actor, ActorFutureExt, Context, Handler, Message, Recipient, ResponseActFuture, Supervised,
-    WrapFuture,
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, ResponseActFuture,
+    Supervised, WrapFuture,
 };
 use chrono::Utc;
+use tokio::sync::oneshot;
 
 use super::messages::EventsStored;
 use crate::ingest::{EntryOutcome, IngressEntry, PreparedBatch};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{NewDeadLetter, NewEvent, PersistOutcome, Storage, StorageError};
+
+/// Most events written in one transaction when queued batches are merged.
+const MAX_EVENTS_PER_WRITE: usize = 2_000;
 
 /// Validate and persist a batch; answers once every entry's outcome is durable.
 #[derive(Debug, Message)]
@@ -40,20 +49,39 @@ pub(crate) struct Crash;
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// Storage failed; nothing of the batch was stored.
-    #[error("could not persist the batch")]
-    Storage(#[from] StorageError),
+    #[error("could not persist the batch: {0}")]
+    Storage(String),
     /// The validation task died (a bug: validation never panics by design).
     #[error("validation failed unexpectedly: {0}")]
     Validation(String),
+    /// The router restarted before the batch was written; nothing of it was stored.
+    #[error("the ingress router restarted before the batch was written")]
+    Restarted,
+}
+
+impl From<StorageError> for IngestError {
+    fn from(e: StorageError) -> Self {
+        IngestError::Storage(e.to_string())
+    }
+}
+
+/// A validated batch waiting for the next write.
+struct Pending {
+    prepared: PreparedBatch,
+    events: Vec<NewEvent>,
+    dead_letters: Vec<NewDeadLetter>,
+    reply: oneshot::Sender<Result<Vec<EntryOutcome>, IngestError>>,
 }
 
 /// Validates and persists ingest batches. Supervised: a restart keeps its storage handle and subscribers (the
-/// supervisor re-uses the same value) and has nothing else to rebuild, because every batch's state lives in the
-/// batch's own future and in the database.
+/// supervisor re-uses the same value) and drops its write queue, whose senders then get
+/// [`IngestError::Restarted`] and retry; every other piece of state lives in the database.
 pub struct IngressRouter {
     storage: Storage,
     max_payload_bytes: usize,
     subscribers: Vec<Recipient<EventsStored>>,
+    queue: VecDeque<Pending>,
+    writing: bool,
     starts: u32,
 }
 
@@ -64,7 +92,74 @@ impl IngressRouter {
             storage,
             max_payload_bytes,
             subscribers: Vec::new(),
+            queue: VecDeque::new(),
+            writing: false,
             starts: 0,
+        }
+    }
+
+    /// Starts a write of everything queued (up to [`MAX_EVENTS_PER_WRITE`] events), unless one is in progress.
+    fn write_next(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.queue.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let mut group = Vec::new();
+        let mut size = 0;
+        while let Some(next) = self.queue.front() {
+            if !group.is_empty() && size + next.events.len() > MAX_EVENTS_PER_WRITE {
+                break;
+            }
+            size += next.events.len();
+            group.extend(self.queue.pop_front());
+        }
+        let mut events = Vec::with_capacity(size);
+        let mut dead_letters = Vec::new();
+        let mut counts = Vec::with_capacity(group.len());
+        for pending in &mut group {
+            counts.push(pending.events.len());
+            events.append(&mut pending.events);
+            dead_letters.append(&mut pending.dead_letters);
+        }
+        let storage = self.storage.clone();
+        ctx.spawn(
+            async move { storage.events().persist_batch(events, dead_letters).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    act.writing = false;
+                    match result {
+                        Ok(persisted) => {
+                            let mut outcomes = persisted.outcomes.into_iter();
+                            for (pending, count) in group.into_iter().zip(counts) {
+                                let part =
+                                    PersistOutcome { outcomes: outcomes.by_ref().take(count).collect(), stored: vec![] };
+                                let _ = pending.reply.send(Ok(pending.prepared.outcomes(&part)));
+                            }
+                            act.notify_stored(persisted.stored);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error.message = %e, error.cause_chain = ?e, "Ingest write failed.");
+                            for pending in group {
+                                let _ = pending.reply.send(Err(IngestError::Storage(e.to_string())));
+                            }
+                        }
+                    }
+                    act.write_next(ctx);
+                }),
+        );
+    }
+
+    fn notify_stored(&mut self, stored: Vec<crate::storage::StoredEvent>) {
+        if stored.is_empty() {
+            return;
+        }
+        let message = EventsStored {
+            events: Arc::from(stored),
+        };
+        // A subscriber whose mailbox is gone is dropped; one that is merely busy keeps its place.
+        self.subscribers.retain(|s| s.connected());
+        for subscriber in &self.subscribers {
+            subscriber.do_send(message.clone());
         }
     }
 }
@@ -80,7 +175,15 @@ impl Actor for IngressRouter {
 
 impl Supervised for IngressRouter {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
-        tracing::warn!(starts = self.starts, "Ingress router restarting.");
+        tracing::warn!(
+            starts = self.starts,
+            queued = self.queue.len(),
+            "Ingress router restarting."
+        );
+        // Dropping the replies tells each sender its batch was not written; the write in progress was cancelled
+        // with the old context, and its transaction rolled back when its connection was returned.
+        self.queue.clear();
+        self.writing = false;
     }
 }
 
@@ -96,36 +199,39 @@ impl Handler<IngestBatch> for IngressRouter {
     type Result = ResponseActFuture<Self, Result<Vec<EntryOutcome>, IngestError>>;
 
     fn handle(&mut self, msg: IngestBatch, _ctx: &mut Self::Context) -> Self::Result {
-        let storage = self.storage.clone();
         let max_payload_bytes = self.max_payload_bytes;
+        // Validation is CPU work (JSON parsing, hashing): off the actor's thread, so it never delays a write.
+        let validate = actix_rt::task::spawn_blocking(move || {
+            PreparedBatch::prepare(msg.entries, max_payload_bytes, Utc::now())
+        });
         Box::pin(
             async move {
-                // Validation is CPU work (JSON parsing, hashing): off the actor's thread, so it never delays the
-                // continuation of a batch that holds the sequence lock.
-                let mut prepared = actix_rt::task::spawn_blocking(move || {
-                    PreparedBatch::prepare(msg.entries, max_payload_bytes, Utc::now())
-                })
-                .await
-                .map_err(|e| IngestError::Validation(e.to_string()))?;
-                let (events, dead_letters) = prepared.take_rows();
-                let persisted = storage.events().persist_batch(events, dead_letters).await?;
-                Ok::<_, IngestError>((prepared, persisted))
+                validate
+                    .await
+                    .map_err(|e| IngestError::Validation(e.to_string()))
             }
             .into_actor(self)
-            .map(|result, act, _ctx| {
-                let (prepared, persisted) = result?;
-                let outcomes = prepared.outcomes(&persisted);
-                if !persisted.stored.is_empty() {
-                    let message = EventsStored {
-                        events: Arc::from(persisted.stored),
-                    };
-                    // A subscriber whose mailbox is gone is dropped; one that is merely busy keeps its place.
-                    act.subscribers.retain(|s| s.connected());
-                    for subscriber in &act.subscribers {
-                        subscriber.do_send(message.clone());
+            .map(|prepared, act, ctx| {
+                let mut prepared = prepared?;
+                let (events, dead_letters) = prepared.take_rows();
+                let (reply, answer) = oneshot::channel();
+                act.queue.push_back(Pending {
+                    prepared,
+                    events,
+                    dead_letters,
+                    reply,
+                });
+                act.write_next(ctx);
+                Ok(answer)
+            })
+            .then(|answer, act, _ctx| {
+                async move {
+                    match answer {
+                        Ok(answer) => answer.await.unwrap_or(Err(IngestError::Restarted)),
+                        Err(e) => Err(e),
                     }
                 }
-                Ok(outcomes)
+                .into_actor(act)
             }),
         )
     }

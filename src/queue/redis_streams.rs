@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::{PublishOutcome, QueueError, backoff};
 use crate::actors::IngestBatch;
-use crate::domain::Envelope;
+use crate::domain::{Envelope, RawEntry};
 use crate::ingest::{ENVELOPE_FIELD, IngressEntry, StreamEntry};
 use crate::storage::Storage;
 
@@ -506,23 +506,19 @@ fn parse_entries(value: RedisValue, stream_key: &str) -> Vec<StreamEntry> {
         .filter_map(|entry| {
             let mut parts = entry.into_array().into_iter();
             let entry_id = parts.next()?.as_string()?;
-            let fields = parts.next()?.into_array();
-            let mut raw = serde_json::Map::new();
-            let mut envelope = None;
-            for pair in fields.chunks(2) {
-                let [name, value] = pair else { continue };
-                let name = lossy(name);
-                let value = lossy(value);
-                if name == ENVELOPE_FIELD && envelope.is_none() {
-                    envelope = Some(value.clone());
-                }
-                raw.insert(name, serde_json::Value::String(value));
-            }
+            let fields = parts
+                .next()?
+                .into_array()
+                .chunks(2)
+                .filter_map(|pair| match pair {
+                    [name, value] => Some((lossy(name), lossy(value))),
+                    _ => None,
+                })
+                .collect();
             Some(StreamEntry {
                 stream_key: stream_key.to_owned(),
                 entry_id,
-                envelope,
-                raw: serde_json::Value::Object(raw).to_string(),
+                fields: RawEntry::new(fields),
                 deliveries: 1,
             })
         })

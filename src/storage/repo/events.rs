@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::dead_letters::{DeadLettersRepo, NewDeadLetter};
-use crate::domain::{CorrelationId, Envelope, ErrorCode, EventId, EventType, SourceName};
+use crate::domain::{CorrelationId, Envelope, ErrorCode, EventId, EventType, RawEntry, SourceName};
 use crate::storage::StorageError;
 use crate::storage::entity::workflow_events as events;
 
@@ -28,7 +28,7 @@ pub struct NewEvent {
     pub stream_id: Option<String>,
     /// For stream entries: the raw entry, so that an id conflict found at persistence becomes a dead letter in
     /// the same transaction. HTTP callers leave it `None` and answer the conflict with `409` instead.
-    pub raw_on_conflict: Option<String>,
+    pub raw_on_conflict: Option<RawEntry>,
 }
 
 /// What happened to one [`NewEvent`] of a batch.
@@ -431,7 +431,7 @@ impl<'a> BatchPlan<'a> {
                 conflict_dead_letters.push(NewDeadLetter::new(
                     ErrorCode::IdConflict,
                     format!("id {id} is already stored with a different type, source or payload"),
-                    raw,
+                    &raw.to_json_string(),
                     event.stream_id.clone(),
                     Some(event.envelope.source.to_string()),
                     Some(id.to_owned()),
