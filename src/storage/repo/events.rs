@@ -14,8 +14,9 @@ use crate::domain::{CorrelationId, Envelope, ErrorCode, EventId, EventType, RawE
 use crate::storage::StorageError;
 use crate::storage::entity::workflow_events as events;
 
-/// Key of the PostgreSQL advisory lock that orders batch commits (see [`EventsRepo::persist_batch`]).
-const SEQUENCE_LOCK_KEY: i64 = 0x6865_7261_6c64; // "herald"
+/// Opens a batch transaction and takes the advisory lock that orders batch commits (see
+/// [`EventsRepo::persist_batch`]) in one round trip. The key is `0x6865_7261_6c64` ("herald").
+const BEGIN_AND_LOCK: &str = "BEGIN; SELECT pg_advisory_xact_lock(114784919972964)";
 
 /// An event ready to be stored.
 #[derive(Debug, Clone)]
@@ -115,11 +116,7 @@ impl<'a> EventsRepo<'a> {
     ) -> Result<PersistOutcome, StorageError> {
         let columns = plan.columns();
         let started = std::time::Instant::now();
-        let mut tx = self.write.get_postgres_connection_pool().begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(SEQUENCE_LOCK_KEY)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.write.get_postgres_connection_pool().begin_with(BEGIN_AND_LOCK).await?;
         let lock_wait = started.elapsed();
         let mut inserted = HashMap::new();
         let mut existing = HashMap::new();
