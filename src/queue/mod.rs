@@ -46,6 +46,9 @@ pub enum QueueError {
     /// Persisting the batch failed; nothing of it was stored.
     #[error("could not persist the batch: {0}")]
     Persist(String),
+    /// The queue's backing service is unreachable; nothing was sent.
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
     /// Herald is shutting down and no longer accepts events.
     #[error("Herald is shutting down")]
     ShuttingDown,

@@ -27,6 +27,8 @@ use crate::storage::Storage;
 const READ_COUNT: u64 = 500;
 /// How long a read blocks; it bounds how long shutdown waits for the reader.
 const READ_BLOCK_MS: u64 = 1000;
+/// Deadline of every Redis command (reads block for [`READ_BLOCK_MS`], well inside it).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the stream is trimmed.
 const TRIM_INTERVAL: Duration = Duration::from_secs(10);
 /// First and largest delay between retries of a failing Redis call or batch.
@@ -135,6 +137,11 @@ impl RedisStreams {
         &self,
         envelopes: Vec<Envelope>,
     ) -> Result<Vec<PublishOutcome>, QueueError> {
+        // While Redis is unreachable fred would buffer the XADD until it reconnects and send it then, after this
+        // request was already answered 503: refuse at once instead, so a refused event is never stored later.
+        if !self.inner.commands.is_connected() {
+            return Err(QueueError::Unavailable("Redis is not connected".into()));
+        }
         let ids: Vec<&str> = envelopes.iter().map(|e| e.id.as_str()).collect();
         // Ids already stored, plus ids taken earlier in this same request: a repeat is a duplicate or a conflict
         // by content, exactly as it would be against the store.
@@ -215,6 +222,9 @@ async fn client(url: &SecretString) -> Result<fred::clients::Client, QueueError>
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
         // Without TCP_NODELAY a small command (an XACK) can wait for the delayed ACK of the previous one.
         .with_connection_config(|c| c.tcp.nodelay = Some(true))
+        // While Redis is down fred queues commands until it reconnects; without a deadline a publish, a readiness
+        // check or an XACK would wait for as long as the outage lasts.
+        .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
         .build()?;
     client.init().await?;
     Ok(client)

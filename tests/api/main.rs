@@ -7,3 +7,4 @@ mod crash_recovery;
 mod dead_letters;
 mod ingest_http;
 mod ingest_redis;
+mod resilience;

@@ -116,7 +116,11 @@ impl<'a> EventsRepo<'a> {
     ) -> Result<PersistOutcome, StorageError> {
         let columns = plan.columns();
         let started = std::time::Instant::now();
-        let mut tx = self.write.get_postgres_connection_pool().begin_with(BEGIN_AND_LOCK).await?;
+        let mut tx = self
+            .write
+            .get_postgres_connection_pool()
+            .begin_with(BEGIN_AND_LOCK)
+            .await?;
         let lock_wait = started.elapsed();
         let mut inserted = HashMap::new();
         let mut existing = HashMap::new();

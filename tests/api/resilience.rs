@@ -1,0 +1,113 @@
+//! Failure paths, by sabotaging a real dependency: a private Redis server that the test stops and restarts.
+
+use std::process::{Child, Command, Stdio};
+
+use fred::prelude::{ClientLike, StreamsInterface};
+use serde_json::Value;
+
+use crate::helpers::{Db, Mode, TestEnv, envelope, eventually, free_port};
+
+/// A `redis-server` of the test's own, stopped on drop.
+struct PrivateRedis {
+    port: u16,
+    child: Child,
+}
+
+impl PrivateRedis {
+    async fn start(port: u16) -> PrivateRedis {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed by scripts/test.sh");
+        let redis = PrivateRedis { port, child };
+        eventually("the private Redis to answer", || async {
+            std::net::TcpStream::connect(("127.0.0.1", redis.port)).is_ok()
+        })
+        .await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[actix_web::test]
+async fn herald_reports_unready_while_redis_is_down_and_resumes_ingest_when_it_returns() {
+    // Arrange
+    let port = free_port();
+    let redis = PrivateRedis::start(port).await;
+    let mut env = TestEnv::new(Db::Postgres, Mode::Redis).await;
+    env.set("REDIS_URL", &redis.url());
+    let app = env.spawn().await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    // Act: Redis goes away.
+    drop(redis);
+
+    // Assert: not ready, naming the queue; publishing fails cleanly with 503 and nothing is accepted.
+    eventually("readyz to report Redis down", || async {
+        app.get("/readyz").await.status() == 503
+    })
+    .await;
+    let body: Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_ne!(body["error"]["details"]["queue"], "ok");
+    assert_eq!(body["error"]["details"]["database"], "ok");
+    let refused = app.post_events(&envelope("during-outage")).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"]["code"],
+        "unavailable"
+    );
+
+    // Act: Redis comes back empty (no persistence), so the stream and the group are gone too.
+    let redis = PrivateRedis::start(port).await;
+
+    // Assert: ready again; the reader recreates the group and ingest resumes, over HTTP and XADD.
+    eventually("readyz to recover", || async {
+        app.get("/readyz").await.status() == 200
+    })
+    .await;
+    let accepted = app.post_events(&envelope("after-outage")).await;
+    assert_eq!(accepted.status(), 202);
+    app.stored_event("after-outage").await;
+    let client =
+        fred::prelude::Builder::from_config(fred::prelude::Config::from_url(&redis.url()).unwrap())
+            .build()
+            .unwrap();
+    client.init().await.unwrap();
+    let _: String = client
+        .xadd(
+            env.stream.as_str(),
+            false,
+            None,
+            "*",
+            vec![("envelope", envelope("xadd-after-outage").to_string())],
+        )
+        .await
+        .unwrap();
+    app.stored_event("xadd-after-outage").await;
+    assert_eq!(
+        app.get_event("during-outage").await.status(),
+        404,
+        "a refused event was not stored"
+    );
+}
