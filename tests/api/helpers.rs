@@ -502,27 +502,7 @@ pub async fn xadd_pipelined(
 impl TestEnv {
     /// How many events are stored.
     pub async fn stored_count(&self) -> i64 {
-        let sql = "SELECT COUNT(*) FROM workflow_events";
-        match self.db {
-            Db::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.database_url)
-                    .await
-                    .expect("connect");
-                sqlx::query_scalar(sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("count events")
-            }
-            Db::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
-                    .await
-                    .expect("connect");
-                sqlx::query_scalar(sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("count events")
-            }
-        }
+        self.stored_ids().await.len() as i64
     }
 
     /// The id of every stored event.
