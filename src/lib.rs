@@ -6,6 +6,7 @@
 //! - [`telemetry`]: logging set-up.
 //! - [`domain`]: pure types (envelope, ids, names, validation errors); no I/O.
 //! - [`ingest`]: what a queue entry becomes (an event or a dead letter), without actix or I/O.
+//! - [`jsonpath`]: SQL/JSON path (SPEC §9): parsing, Herald's own evaluation, the PostgreSQL condition.
 //! - [`storage`]: database connection, migrations, entities and repositories.
 //! - [`queue`]: the queue adapters (`redis_streams`, `inline`) behind one interface.
 //! - [`actors`]: the actor system (`IngressRouter`, …); `actors.md` maps it.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod ingest;
+pub mod jsonpath;
 pub mod queue;
 pub mod startup;
 pub mod storage;

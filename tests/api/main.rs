@@ -7,4 +7,5 @@ mod crash_recovery;
 mod dead_letters;
 mod ingest_http;
 mod ingest_redis;
+mod jsonpath_parity;
 mod resilience;
