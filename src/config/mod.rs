@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
+pub mod rate_limits;
+
 /// Where the settings of one Herald process come from, and what each one means.
 ///
 /// Every field carries its unit in its name (`_ms`, `_bytes`). The README's configuration table is written from

@@ -9,6 +9,7 @@
 //! - `envelope.rs`: [`Envelope`], its parser, wire form and content hash (SPEC §1).
 //! - `event_id.rs`, `event_type.rs`, `source_name.rs`, `correlation_id.rs`: the envelope's constrained strings
 //!   ([`EventId`], [`EventType`], [`SourceName`], [`CorrelationId`]).
+//! - `rate_limit.rs`: SPEC §4 for one source ([`SourceWindow`], [`RateLimit`]) with an injected [`Clock`].
 //! - `raw_entry.rs`: [`RawEntry`], a stream entry's fields as read, for dead letters.
 //! - `timestamp.rs`: the one wire format for time (`2026-11-22T10:00:00.000Z`), see [`format_timestamp`].
 //! - `workflow_context.rs`: the reserved `metadata.__workflow` object ([`WorkflowContext`]).
@@ -21,6 +22,7 @@ mod envelope;
 mod error;
 mod event_id;
 mod event_type;
+mod rate_limit;
 mod raw_entry;
 mod source_name;
 mod timestamp;
@@ -35,6 +37,10 @@ pub use envelope::{
 pub use error::{ErrorCode, ValidationError};
 pub use event_id::{EVENT_ID_MAX_CHARS, EventId};
 pub use event_type::{EVENT_TYPE_MAX_CHARS, EventType};
+pub use rate_limit::{
+    Admission, Clock, FakeClock, MAX_SOURCE_DURATION_MS, Pause, PauseReason, RateLimit,
+    SourceWindow, SystemClock,
+};
 pub use raw_entry::RawEntry;
 pub use source_name::{SOURCE_NAME_MAX_CHARS, SourceName};
 pub use timestamp::{format_timestamp, parse_rfc3339_with_offset, truncate_to_millis};
