@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::messages::EventsStored;
 use crate::ingest::{EntryOutcome, IngressEntry, PreparedBatch};
-use crate::storage::{NewDeadLetter, NewEvent, PersistOutcome, Storage, StorageError};
+use crate::storage::{NewDeadLetter, NewEvent, PersistOutcome, Storage};
 
 /// Most events written in one transaction when queued batches are merged.
 const MAX_EVENTS_PER_WRITE: usize = 2_000;
@@ -57,12 +57,6 @@ pub enum IngestError {
     /// The router restarted before the batch was written; nothing of it was stored.
     #[error("the ingress router restarted before the batch was written")]
     Restarted,
-}
-
-impl From<StorageError> for IngestError {
-    fn from(e: StorageError) -> Self {
-        IngestError::Storage(e.to_string())
-    }
 }
 
 /// A validated batch waiting for the next write.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
 use clap::{Args, Subcommand};
-use fred::prelude::{ClientLike, StreamsInterface};
+use fred::prelude::StreamsInterface;
 use indicatif::ProgressBar;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::{ExposeSecret, SecretString};
@@ -81,7 +81,7 @@ async fn ingest(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> 
         Err(_) => Ok(0.0),
     };
     if let (EventsMode::Redis, Some(url)) = (settings.events_mode, &settings.redis_url) {
-        let client = redis_client(url).await?;
+        let client = crate::queue::redis_client(url).await?;
         let _: Result<u64, _> =
             fred::prelude::KeysInterface::del(&client, bench_settings.event_stream.as_str()).await;
     }
@@ -194,7 +194,9 @@ enum Publisher {
 impl Publisher {
     async fn new(settings: &Settings, port: u16) -> anyhow::Result<Publisher> {
         Ok(match (&settings.events_mode, &settings.redis_url) {
-            (EventsMode::Redis, Some(url)) => Publisher::Redis(redis_client(url).await?),
+            (EventsMode::Redis, Some(url)) => {
+                Publisher::Redis(crate::queue::redis_client(url).await?)
+            }
             _ => Publisher::Http {
                 client: reqwest::Client::new(),
                 url: format!("http://127.0.0.1:{port}/events"),
@@ -440,14 +442,6 @@ fn replace_database(url: &str, name: &str) -> String {
         out.push_str(q);
     }
     out
-}
-
-async fn redis_client(url: &SecretString) -> anyhow::Result<fred::clients::Client> {
-    let client =
-        fred::prelude::Builder::from_config(fred::prelude::Config::from_url(url.expose_secret())?)
-            .build()?;
-    client.init().await?;
-    Ok(client)
 }
 
 fn payload_of(bytes: usize) -> Value {

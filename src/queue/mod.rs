@@ -15,7 +15,7 @@ use crate::actors::IngestBatch;
 use crate::domain::{Envelope, EventId};
 
 pub use inline::InlineQueue;
-pub use redis_streams::{RedisStreams, StreamSettings};
+pub use redis_streams::{RedisStreams, StreamSettings, client as redis_client};
 
 /// What the HTTP ingress tells a publisher about one envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -216,7 +216,11 @@ impl RedisStreams {
     }
 }
 
-async fn client(url: &SecretString) -> Result<fred::clients::Client, QueueError> {
+/// A Redis client as Herald uses it: reconnecting forever, TCP_NODELAY, a deadline on every command.
+///
+/// # Errors
+/// [`QueueError::Redis`] when the URL is invalid or Redis cannot be reached.
+pub async fn client(url: &SecretString) -> Result<fred::clients::Client, QueueError> {
     let config = Config::from_url(url.expose_secret())?;
     let client = Builder::from_config(config)
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))

@@ -12,7 +12,7 @@ mod repo;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 pub use repo::dead_letters::{
     DeadLetter, DeadLetterFilter, DeadLettersRepo, NewDeadLetter, RAW_LIMIT_BYTES,
@@ -92,11 +92,6 @@ impl Storage {
     pub async fn ping(&self) -> Result<(), StorageError> {
         self.read.execute_unprepared("SELECT 1").await?;
         Ok(())
-    }
-
-    /// Which database this is.
-    pub fn backend(&self) -> DbBackend {
-        self.write.get_database_backend()
     }
 
     /// Events: batch persistence and look-ups.

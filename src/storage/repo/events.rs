@@ -265,15 +265,6 @@ impl<'a> EventsRepo<'a> {
             .await?;
         row.map(from_model).transpose()
     }
-
-    /// How many events are stored (benchmarks and tests use it to wait for completion).
-    ///
-    /// # Errors
-    /// [`StorageError::Database`].
-    pub async fn count(&self) -> Result<u64, StorageError> {
-        use sea_orm::PaginatorTrait;
-        Ok(events::Entity::find().count(self.read).await?)
-    }
 }
 
 /// Rows inserted by `INSERT … SELECT FROM UNNEST(…) WITH ORDINALITY`: one array per column, numbered after the
