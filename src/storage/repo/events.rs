@@ -95,10 +95,25 @@ impl<'a> EventsRepo<'a> {
     ) -> Result<PersistOutcome, StorageError> {
         let plan = BatchPlan::new(&batch);
         let started = std::time::Instant::now();
-        let outcome = match self.write.get_database_backend() {
+        let mut outcome = match self.write.get_database_backend() {
             DbBackend::Postgres => self.persist_postgres(&plan, dead_letters).await?,
             _ => self.persist_generic(&plan, dead_letters).await?,
         };
+        drop(plan);
+        // Rows are numbered in batch order, so the stored events come out in `ingressSequence` order.
+        outcome.stored = batch
+            .into_iter()
+            .zip(&outcome.outcomes)
+            .filter_map(|(event, result)| match *result {
+                EventOutcome::Stored(sequence) => Some(StoredEvent {
+                    envelope: event.envelope,
+                    ingress_sequence: sequence,
+                    received_at: event.received_at,
+                    schema_version: None,
+                }),
+                _ => None,
+            })
+            .collect();
         tracing::debug!(
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
             "Batch persisted."
@@ -393,7 +408,6 @@ impl<'a> BatchPlan<'a> {
         existing: &HashMap<String, String>,
     ) -> Classified {
         let mut outcomes = Vec::with_capacity(self.batch.len());
-        let mut stored = Vec::with_capacity(inserted.len());
         let mut conflict_dead_letters = Vec::new();
         for (index, event) in self.batch.iter().enumerate() {
             let id = event.envelope.id.as_str();
@@ -401,12 +415,6 @@ impl<'a> BatchPlan<'a> {
             let stored_hash = match inserted.get(id) {
                 Some(&sequence) if first == index => {
                     outcomes.push(EventOutcome::Stored(sequence));
-                    stored.push(StoredEvent {
-                        envelope: event.envelope.clone(),
-                        ingress_sequence: sequence,
-                        received_at: event.received_at,
-                        schema_version: None,
-                    });
                     continue;
                 }
                 Some(_) => Some(&self.hashes[first]),
@@ -430,9 +438,13 @@ impl<'a> BatchPlan<'a> {
                 ));
             }
         }
-        stored.sort_by_key(|e| e.ingress_sequence);
         Classified {
-            outcome: PersistOutcome { outcomes, stored },
+            // Filled by `persist_batch`, which owns the batch and can move the stored envelopes instead of
+            // copying them.
+            outcome: PersistOutcome {
+                outcomes,
+                stored: Vec::new(),
+            },
             conflict_dead_letters,
         }
     }
