@@ -78,12 +78,9 @@ impl PreparedBatch {
         let mut batch = PreparedBatch::default();
         for entry in entries {
             match entry {
-                IngressEntry::Envelope(envelope) => batch.push_event(NewEvent {
-                    envelope,
-                    received_at: now,
-                    stream_id: None,
-                    raw_on_conflict: None,
-                }),
+                IngressEntry::Envelope(envelope) => {
+                    batch.push_event(NewEvent::new(envelope, now, None, None));
+                }
                 IngressEntry::Stream(entry) => batch.push_stream_entry(entry, &ctx),
             }
         }
@@ -122,12 +119,12 @@ impl PreparedBatch {
         };
         let fallback = || EventId::from_stream_entry(&entry.stream_key, &entry.entry_id);
         match Envelope::parse_slice(json.as_bytes(), ctx, fallback) {
-            Ok(envelope) => self.push_event(NewEvent {
+            Ok(envelope) => self.push_event(NewEvent::new(
                 envelope,
-                received_at: ctx.now,
-                stream_id: Some(entry.entry_id),
-                raw_on_conflict: Some(entry.fields),
-            }),
+                ctx.now,
+                Some(entry.entry_id),
+                Some(entry.fields),
+            )),
             Err(e) => {
                 let message = e.to_string();
                 self.push_dead(e.code, message, &entry);

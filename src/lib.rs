@@ -3,13 +3,18 @@
 //!
 //! # Layout
 //! - [`config`]: the typed settings tree (defaults < TOML < environment).
-//! - [`telemetry`]: logging set-up.
+//! - [`telemetry`]: logging set-up, and OTLP trace export when configured.
+//! - [`metrics`]: Prometheus metrics with bounded label values (`GET /metrics/prometheus`).
+//! - [`trace_context`]: W3C `traceparent` of events, turned into span links.
 //! - [`domain`]: pure types (envelope, ids, names, validation errors); no I/O.
+//! - [`filter`]: [`filter::EventFilter`], the event filters with one meaning in queries and live subscriptions.
 //! - [`ingest`]: what a queue entry becomes (an event or a dead letter), without actix or I/O.
+//! - [`insights`]: what Herald reads out of an event: severity, links, derived views, and a page's field schema (SPEC §6.1).
 //! - [`jsonpath`]: SQL/JSON path (SPEC §9): parsing, Herald's own evaluation, the PostgreSQL condition.
 //! - [`storage`]: database connection, migrations, entities and repositories.
 //! - [`queue`]: the queue adapters (`redis_streams`, `inline`) behind one interface.
-//! - [`actors`]: the actor system (`IngressRouter`, …); `actors.md` maps it.
+//! - [`actors`]: the actor system (`IngressRouter`, the source limiters, `WsHub` and one `WsSession` per WebSocket
+//!   client, the live relay between instances); `actors.md` maps it.
 //! - [`auth`]: tokens, scopes and the anonymous-on-loopback rule.
 //! - [`http`]: the HTTP API.
 //! - [`startup`]: `Application`, which wires everything and runs until shutdown.
@@ -20,10 +25,14 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod filter;
 pub mod http;
 pub mod ingest;
+pub mod insights;
 pub mod jsonpath;
+pub mod metrics;
 pub mod queue;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod trace_context;

@@ -13,10 +13,14 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::actors::IngressRouter;
+use crate::actors::{
+    CloseSessions, DrainSources, IngressRouter, RedisWindow, RelaySettings, SourceDirectory,
+    SourcesLink, StopRelay, WsHub, WsHubLink,
+};
 use crate::auth::{AccessPolicy, TokenRegistry};
 use crate::config::{EventsMode, Settings};
 use crate::http::{AppState, configure};
+use crate::metrics::Metrics;
 use crate::queue::{InlineQueue, Queue, RedisStreams, StreamSettings};
 use crate::storage::Storage;
 
@@ -31,10 +35,13 @@ pub struct Application {
     port: u16,
     server: Server,
     router: Addr<IngressRouter>,
+    ws_hub: Addr<WsHub>,
+    sources: Addr<SourceDirectory>,
     shutdown: watch::Sender<bool>,
     consumers: JoinHandle<()>,
     ready: Arc<AtomicBool>,
     lease: Option<InlineLease>,
+    metrics: Metrics,
 }
 
 /// Lets code outside the application (signal handlers, benchmarks, tests) begin a graceful shutdown.
@@ -107,10 +114,42 @@ impl Application {
             _ => Queue::Inline(InlineQueue::new(settings.ingress_concurrency)),
         };
 
+        let metrics = Metrics::new(&settings.event_source_rate_limits);
         let router_storage = storage.clone();
         let max_payload_bytes = settings.max_payload_bytes;
-        let router =
-            Supervisor::start(move |_| IngressRouter::new(router_storage, max_payload_bytes));
+        let router_metrics = metrics.clone();
+        let router = Supervisor::start(move |_| {
+            IngressRouter::new(router_storage, max_payload_bytes).with_metrics(router_metrics)
+        });
+        let relay = match (&settings.events_mode, &settings.redis_url) {
+            (EventsMode::Redis, Some(url)) => Some(RelaySettings {
+                redis_url: url.clone(),
+                channel: RelaySettings::channel_for(&settings.event_stream),
+            }),
+            _ => None,
+        };
+        let ws_hub = WsHub::launch(
+            WsHub::new().with_metrics(metrics.clone()),
+            router.clone().recipient(),
+            relay,
+        )
+        .await?;
+        let shared_window = match (&settings.events_mode, &settings.redis_url) {
+            (EventsMode::Redis, Some(url)) => Some(RedisWindow::new(
+                crate::queue::redis_client(url)
+                    .await
+                    .context("Failed to connect to Redis (REDIS_URL) for source rate limits.")?,
+                &settings.event_stream,
+            )),
+            _ => None,
+        };
+        let rate_limits = Arc::new(settings.event_source_rate_limits.clone());
+        let sources = SourceDirectory::launch(
+            SourceDirectory::new(storage.clone(), rate_limits.clone(), shared_window, None)
+                .with_metrics(metrics.clone()),
+            router.clone().recipient(),
+        )
+        .await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let consumers = queue.start(router.clone().recipient(), shutdown_rx);
 
@@ -122,8 +161,12 @@ impl Application {
             mode: settings.events_mode,
             max_payload_bytes: settings.max_payload_bytes,
             max_body_bytes: settings.max_body_bytes,
+            query_timeout: std::time::Duration::from_millis(settings.query_timeout_ms),
             ready: ready.clone(),
             ids: std::sync::Mutex::new(ulid::Generator::new()),
+            ws_hub: WsHubLink::to(&ws_hub),
+            sources: SourcesLink::to(&sources, rate_limits),
+            metrics: metrics.clone(),
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("Failed to bind HERALD_LISTEN={}.", settings.listen))?;
@@ -131,6 +174,9 @@ impl Application {
         let server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(configure))
                 .disable_signals()
+                // WebSocket frames are small writes: without TCP_NODELAY, Nagle holds one back until the previous
+                // is acknowledged, and the client's delayed ACK turns that into ~40 ms.
+                .tcp_nodelay(true)
                 .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
                 .listen(listener)?
                 .run();
@@ -142,10 +188,13 @@ impl Application {
             port,
             server,
             router,
+            ws_hub,
+            sources,
             shutdown,
             consumers,
             ready,
             lease,
+            metrics,
         })
     }
 
@@ -159,19 +208,28 @@ impl Application {
         self.router.clone()
     }
 
+    /// This instance's metrics (its own registry, scraped at `/metrics/prometheus`); the WebSocket hub reports
+    /// its session count through [`Metrics::set_websocket_sessions`].
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.clone()
+    }
+
     /// A handle that begins a graceful shutdown.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.shutdown.clone())
     }
 
-    /// Serves until SIGTERM, SIGINT or a [`ShutdownHandle`], then drains: `/readyz` turns 503, reading stops,
-    /// in-flight batches finish and are acknowledged, the HTTP server finishes its requests, the lease is released.
+    /// Serves until SIGTERM, SIGINT or a [`ShutdownHandle`], then drains: `/readyz` turns 503, WebSocket sessions
+    /// close with 1001, the HTTP server finishes its requests, reading stops, in-flight batches finish and are
+    /// acknowledged, the live relay stops, the lease is released.
     ///
     /// # Errors
     /// When the HTTP server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application {
             server,
+            ws_hub,
+            sources,
             shutdown,
             consumers,
             ready,
@@ -187,12 +245,18 @@ impl Application {
             }
             tracing::info!("Shutting down: no longer ready; draining.");
             ready.store(false, Ordering::SeqCst);
-            // HTTP finishes its requests first (an inline publish needs the batcher for its commit), then the
-            // consumers stop reading and finish the batches they hold.
+            // WebSocket sessions close first (1001, going away): they are connections the HTTP server would
+            // otherwise wait on until its timeout. Then HTTP finishes its requests (an inline publish needs the
+            // batcher for its commit), then the consumers stop reading and finish the batches they hold, and
+            // last the live relay stops, after relaying those final batches to the other instances.
             let drained = tokio::time::timeout(SHUTDOWN_TIMEOUT, async {
+                let _ = ws_hub.send(CloseSessions).await;
                 handle.stop(true).await;
                 let _ = shutdown.send(true);
                 let _ = consumers.await;
+                // Every stored batch has reached the source limiters; make their deferrals durable.
+                let _ = sources.send(DrainSources).await;
+                let _ = ws_hub.send(StopRelay).await;
             })
             .await;
             if drained.is_err() {

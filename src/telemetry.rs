@@ -1,20 +1,46 @@
-//! Logging set-up: one subscriber, text or JSON, with a filter from `HERALD_LOG`.
+//! Logging set-up: one subscriber, text or JSON, with a filter from `HERALD_LOG`; plus, only when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, an OpenTelemetry layer that exports Herald's spans over OTLP/HTTP.
 //!
 //! `sqlx` is held at `warn` unless the filter names it: at `info` it logs every statement, which drowns everything
 //! else at ingest rates.
+//!
+//! The two layers filter on their own: `HERALD_LOG` decides what is logged, and the trace export always takes
+//! Herald's spans at `info` and above (one per request, ingest batch and repository call), so turning logs down
+//! to `warn` does not empty the traces.
 
+use anyhow::Context;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Subscriber;
 use tracing::subscriber::set_global_default;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::{EnvFilter, layer::SubscriberExt};
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt};
 
 use crate::config::LogFormat;
+
+/// The service name traces are exported under.
+pub const SERVICE_NAME: &str = "herald";
 
 /// Builds the subscriber without installing it, so tests can send output to `std::io::sink`.
 pub fn get_subscriber<Sink>(
     filter: &str,
     format: LogFormat,
     sink: Sink,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    Sink: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    get_subscriber_with_otlp(filter, format, sink, None)
+}
+
+/// [`get_subscriber`], with an OpenTelemetry layer exporting through `otlp` when given.
+pub fn get_subscriber_with_otlp<Sink>(
+    filter: &str,
+    format: LogFormat,
+    sink: Sink,
+    otlp: Option<&OtlpTracing>,
 ) -> Box<dyn Subscriber + Send + Sync>
 where
     Sink: for<'a> MakeWriter<'a> + Send + Sync + 'static,
@@ -26,7 +52,12 @@ where
     };
     // The filter was validated when the settings were loaded; fall back to `info` rather than panic.
     let env_filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(env_filter);
+    let traces = otlp.map(|o| {
+        tracing_opentelemetry::layer()
+            .with_tracer(o.provider.tracer(SERVICE_NAME))
+            .with_filter(Targets::new().with_target("herald", tracing::Level::INFO))
+    });
+    let registry = tracing_subscriber::registry().with(traces);
     match format {
         LogFormat::Text => {
             let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -34,12 +65,58 @@ where
                 registry.with(
                     tracing_subscriber::fmt::layer()
                         .with_ansi(ansi)
-                        .with_writer(sink),
+                        .with_writer(sink)
+                        .with_filter(env_filter),
                 ),
             )
         }
-        LogFormat::Json => {
-            Box::new(registry.with(tracing_subscriber::fmt::layer().json().with_writer(sink)))
+        LogFormat::Json => Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(sink)
+                    .with_filter(env_filter),
+            ),
+        ),
+    }
+}
+
+/// The OTLP/HTTP trace exporter (protobuf over a blocking reqwest client, run by the SDK's batch processor on a
+/// thread of its own, so it needs no async runtime and never shares one with Herald's work). Spans are sent in
+/// batches every few seconds; [`OtlpTracing::shutdown`] sends what is left.
+pub struct OtlpTracing {
+    provider: SdkTracerProvider,
+}
+
+impl OtlpTracing {
+    /// An exporter to `<endpoint>/v1/traces` (the OTLP/HTTP path, as the OpenTelemetry convention for
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` has it). Call it outside an async runtime: it builds a blocking HTTP client.
+    ///
+    /// # Errors
+    /// When the exporter cannot be built (an invalid endpoint).
+    pub fn new(endpoint: &str) -> anyhow::Result<OtlpTracing> {
+        let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(url)
+            .build()
+            .context("Failed to build the OTLP exporter (OTEL_EXPORTER_OTLP_ENDPOINT).")?;
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name(SERVICE_NAME)
+                    .build(),
+            )
+            .build();
+        Ok(OtlpTracing { provider })
+    }
+
+    /// Exports every span still buffered and stops the exporter (at process exit).
+    pub fn shutdown(self) {
+        if let Err(e) = self.provider.shutdown() {
+            eprintln!("herald: could not flush traces to the OTLP endpoint: {e}");
         }
     }
 }

@@ -9,6 +9,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_workflow_events;
 mod m20261125_000002_create_event_ingress_failures;
 mod m20261125_000003_create_herald_leases;
+mod m20261126_000004_add_severity_and_page_indexes;
+mod m20261126_000005_create_source_tables;
 
 /// The ordered list of every migration Herald has ever shipped.
 pub struct Migrator;
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_workflow_events::Migration),
             Box::new(m20261125_000002_create_event_ingress_failures::Migration),
             Box::new(m20261125_000003_create_herald_leases::Migration),
+            Box::new(m20261126_000004_add_severity_and_page_indexes::Migration),
+            Box::new(m20261126_000005_create_source_tables::Migration),
         ]
     }
 }

@@ -15,10 +15,15 @@ use actix::{
 };
 use chrono::Utc;
 use tokio::sync::oneshot;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::messages::EventsStored;
+use crate::domain::ErrorCode;
 use crate::ingest::{EntryOutcome, IngressEntry, PreparedBatch};
-use crate::storage::{NewDeadLetter, NewEvent, PersistOutcome, Storage};
+use crate::metrics::{Metrics, WriteCounts};
+use crate::storage::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, Storage};
+use crate::trace_context::{self, MAX_SPAN_LINKS};
 
 /// Most events written in one transaction when queued batches are merged.
 const MAX_EVENTS_PER_WRITE: usize = 2_000;
@@ -77,6 +82,7 @@ pub struct IngressRouter {
     queue: VecDeque<Pending>,
     writing: bool,
     starts: u32,
+    metrics: Metrics,
 }
 
 impl IngressRouter {
@@ -89,7 +95,15 @@ impl IngressRouter {
             queue: VecDeque::new(),
             writing: false,
             starts: 0,
+            metrics: Metrics::detached(),
         }
+    }
+
+    /// Counts outcomes (stored, duplicates, dead letters, write time, lag) in `metrics` instead of a detached
+    /// set nobody scrapes.
+    pub fn with_metrics(mut self, metrics: Metrics) -> IngressRouter {
+        self.metrics = metrics;
+        self
     }
 
     /// Starts a write of everything queued (up to [`MAX_EVENTS_PER_WRITE`] events), unless one is in progress.
@@ -115,20 +129,36 @@ impl IngressRouter {
             events.append(&mut pending.events);
             dead_letters.append(&mut pending.dead_letters);
         }
+        // Stream entries (they keep their raw entry) are dead-lettered when their id conflicts; HTTP envelopes
+        // are answered 409 instead. Noted before the events move into the write.
+        let dead_letter_on_conflict: Vec<bool> =
+            events.iter().map(|e| e.raw_on_conflict.is_some()).collect();
+        let span = batch_span(&events, dead_letters.len());
         let storage = self.storage.clone();
+        let persist = async move {
+            let started = std::time::Instant::now();
+            let result = storage.events().persist_batch(events, dead_letters).await;
+            (result, started.elapsed())
+        }
+        .instrument(span);
         ctx.spawn(
-            async move { storage.events().persist_batch(events, dead_letters).await }
+            persist
                 .into_actor(self)
-                .map(move |result, act, ctx| {
+                .map(move |(result, elapsed), act, ctx| {
                     act.writing = false;
                     match result {
                         Ok(persisted) => {
+                            let mut written =
+                                persistence_counts(&persisted.outcomes, &dead_letter_on_conflict);
                             let mut outcomes = persisted.outcomes.into_iter();
                             for (pending, count) in group.into_iter().zip(counts) {
                                 let part =
                                     PersistOutcome { outcomes: outcomes.by_ref().take(count).collect(), stored: vec![] };
-                                let _ = pending.reply.send(Ok(pending.prepared.outcomes(&part)));
+                                let answer = pending.prepared.outcomes(&part);
+                                written.dead_lettered.extend(dead_letter_reasons(&answer));
+                                let _ = pending.reply.send(Ok(answer));
                             }
+                            act.metrics.ingest_written(&persisted.stored, &written, elapsed);
                             act.notify_stored(persisted.stored);
                         }
                         Err(e) => {
@@ -156,6 +186,46 @@ impl IngressRouter {
             subscriber.do_send(message.clone());
         }
     }
+}
+
+/// Duplicates, and conflicts that became dead letters (stream entries), among a write's `outcomes`.
+fn persistence_counts(outcomes: &[EventOutcome], dead_letter_on_conflict: &[bool]) -> WriteCounts {
+    let mut counts = WriteCounts::default();
+    for (outcome, dead_letter) in outcomes.iter().zip(dead_letter_on_conflict) {
+        match outcome {
+            EventOutcome::Duplicate => counts.duplicates += 1,
+            EventOutcome::Conflict if *dead_letter => {
+                counts.dead_lettered.push(ErrorCode::IdConflict)
+            }
+            _ => {}
+        }
+    }
+    counts
+}
+
+/// The reasons of the dead letters among a batch's answers.
+fn dead_letter_reasons(answer: &[EntryOutcome]) -> impl Iterator<Item = ErrorCode> + '_ {
+    answer.iter().filter_map(|o| match o {
+        EntryOutcome::DeadLettered(reason) => Some(*reason),
+        _ => None,
+    })
+}
+
+/// The span of one ingest write, linked to the trace of every event that carries a `traceparent` (up to
+/// [`MAX_SPAN_LINKS`]); `persist_batch` and its statements become its children.
+fn batch_span(events: &[NewEvent], dead_letters: usize) -> tracing::Span {
+    let span = tracing::info_span!("ingest_batch", events = events.len(), dead_letters);
+    if span.is_disabled() {
+        return span;
+    }
+    for context in events
+        .iter()
+        .filter_map(|e| trace_context::from_metadata(e.envelope.metadata.as_ref()))
+        .take(MAX_SPAN_LINKS)
+    {
+        span.add_link(context);
+    }
+    span
 }
 
 impl Actor for IngressRouter {

@@ -31,6 +31,8 @@ use crate::storage::Storage;
 pub enum BenchCommand {
     /// Publish → stored → acked throughput and latency, with the bulk-insert baseline.
     Ingest(IngestArgs),
+    /// `GET /admin/events` page latency over a table of N events, first and deep pages, with and without filters.
+    Query(super::bench_query::QueryArgs),
 }
 
 /// `herald bench ingest` options.
@@ -46,10 +48,38 @@ pub struct IngestArgs {
     /// a rate below capacity measures latency without a backlog).
     #[arg(long)]
     rate: Option<u64>,
+    /// Spread the events round-robin over this many distinct sources (each gets its own rate limiter).
+    #[arg(long, default_value_t = 1)]
+    sources: usize,
+    /// `on`: a `"*"` rate limit far above the run's volume, so every source is counted but none is throttled
+    /// (the cost measured is the limiter's bookkeeping, not deferral); `off`: no rate limits, whatever
+    /// `EVENT_SOURCE_RATE_LIMITS` says.
+    #[arg(long, value_enum, default_value_t = RateLimitsSwitch::Off)]
+    rate_limits: RateLimitsSwitch,
+    /// Connect this many WebSocket clients to `/ws` before publishing, and report publish→WebSocket latency
+    /// (over every client's receipts) and the memory an idle session costs (`wsSessionBytes`).
+    #[arg(long, default_value_t = 0)]
+    ws_clients: usize,
 }
+
+/// `--rate-limits on|off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RateLimitsSwitch {
+    /// A `"*"` limit no run reaches.
+    On,
+    /// No limits.
+    Off,
+}
+
+/// The `"*"` entry of `--rate-limits on`: a billion events a minute per source, which no run reaches.
+const UNREACHED_RATE_LIMITS: &str = r#"[{"source":"*","limit":1000000000,"intervalMs":60000}]"#;
 
 /// Events published per request or pipeline.
 const PUBLISH_BATCH: usize = 500;
+/// With `--rate`, how many publishes a second the events are spread over.
+const PUBLISH_TICKS_PER_SECOND: u64 = 100;
+/// With `--rate`, how many publishes may be in flight at once, so a slow one does not hold up the schedule.
+const MAX_PUBLISHES_IN_FLIGHT: usize = 64;
 
 /// Runs a benchmark and prints its JSON line.
 ///
@@ -62,11 +92,17 @@ pub async fn run(command: BenchCommand, settings: Settings) -> anyhow::Result<()
             println!("{result}");
             Ok(())
         }
+        BenchCommand::Query(args) => {
+            let result = super::bench_query::run(&args, settings).await?;
+            println!("{result}");
+            Ok(())
+        }
     }
 }
 
 async fn ingest(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> {
     anyhow::ensure!(args.events > 0, "--events must be at least 1");
+    anyhow::ensure!(args.sources > 0, "--sources must be at least 1");
     let scratch = Scratch::create(&settings).await?;
     let mut bench_settings = settings.clone();
     let id = ulid::Ulid::generate().to_string().to_lowercase();
@@ -74,6 +110,12 @@ async fn ingest(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> 
     bench_settings.listen = "127.0.0.1:0".parse()?;
     bench_settings.event_stream = format!("herald:bench:{id}:events");
     bench_settings.consumer_group = format!("herald-bench-{id}");
+    bench_settings.event_source_rate_limits = match args.rate_limits {
+        RateLimitsSwitch::On => {
+            crate::config::rate_limits::RateLimits::parse(UNREACHED_RATE_LIMITS)?
+        }
+        RateLimitsSwitch::Off => crate::config::rate_limits::RateLimits::default(),
+    };
 
     let outcome = measure_pipeline(args, &bench_settings).await;
     let baseline = match &outcome {
@@ -95,12 +137,22 @@ async fn ingest(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> 
         "events": args.events,
         "payloadBytes": args.payload_bytes,
         "rate": args.rate,
+        "sources": args.sources,
+        "rateLimits": matches!(args.rate_limits, RateLimitsSwitch::On),
         "eventsPerSecond": round(pipeline.events_per_second),
         "latencyMs": { "publishToStored": {
             "p50": round(percentile(&pipeline.latencies_ms, 50.0)),
             "p95": round(percentile(&pipeline.latencies_ms, 95.0)),
             "p99": round(percentile(&pipeline.latencies_ms, 99.0)),
-        }},
+        }, "publishToWebSocket": pipeline.ws.as_ref().map(|ws| json!({
+            "p50": round(percentile(&ws.latencies_ms, 50.0)),
+            "p95": round(percentile(&ws.latencies_ms, 95.0)),
+            "p99": round(percentile(&ws.latencies_ms, 99.0)),
+            "receipts": ws.latencies_ms.len(),
+            "missed": ws.missed,
+        }))},
+        "wsClients": args.ws_clients,
+        "wsSessionBytes": pipeline.ws_session_bytes,
         "peakRssBytes": peak_rss_bytes(),
         "baseline": {
             "eventsPerSecond": round(baseline),
@@ -113,6 +165,10 @@ async fn ingest(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> 
 struct PipelineResult {
     events_per_second: f64,
     latencies_ms: Vec<f64>,
+    /// With `--ws-clients`: what the clients measured.
+    ws: Option<super::bench_ws::WsReport>,
+    /// With `--ws-clients`: RSS growth per connected client.
+    ws_session_bytes: Option<u64>,
 }
 
 /// Starts Herald on the scratch database, publishes `args.events` events the way a user would (XADD in redis
@@ -143,19 +199,52 @@ async fn measure_pipeline(
         })
         .await?;
 
+    let publish_times = super::bench_ws::PublishTimes::new(args.events);
+    let ws_clients = if args.ws_clients > 0 {
+        Some(
+            super::bench_ws::WsClients::connect(
+                port,
+                args.ws_clients,
+                args.events,
+                publish_times.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
     let payload = payload_of(args.payload_bytes);
     let progress = ProgressBar::new(args.events as u64);
     let started = Instant::now();
     let publisher = Publisher::new(settings, port).await?;
+    // With a rate, events go out in small batches on a 10 ms schedule, several requests in flight, so that the
+    // latencies measure a steady stream rather than the drain of 500-event bursts; without one, in batches of
+    // 500, one at a time (throughput).
+    let (batch_size, max_in_flight) = match args.rate {
+        Some(rate) => (
+            ((rate / PUBLISH_TICKS_PER_SECOND) as usize).clamp(1, PUBLISH_BATCH),
+            MAX_PUBLISHES_IN_FLIGHT,
+        ),
+        None => (PUBLISH_BATCH, 1),
+    };
+    let mut in_flight = futures::stream::FuturesUnordered::new();
     let mut sent = 0;
     while sent < args.events {
-        let count = PUBLISH_BATCH.min(args.events - sent);
+        let count = batch_size.min(args.events - sent);
         let batch: Vec<Value> = (sent..sent + count)
-            .map(|i| envelope(i, &payload))
+            .map(|i| envelope(i, &payload, args.sources))
             .collect();
         if let Some(rate) = args.rate {
             let due = started + Duration::from_secs_f64(sent as f64 / rate as f64);
-            tokio::time::sleep_until(due.into()).await;
+            let wait = tokio::time::sleep_until(due.into());
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    Some(done) = futures::StreamExt::next(&mut in_flight) => done?,
+                }
+            }
         }
         {
             let now = Instant::now();
@@ -164,15 +253,35 @@ async fn measure_pipeline(
             for e in &batch {
                 map.insert(e["id"].as_str().unwrap_or_default().to_owned(), now);
             }
+            publish_times.mark(sent..sent + count, now);
         }
-        publisher.publish(&settings.event_stream, batch).await?;
+        in_flight.push(publisher.publish(&settings.event_stream, batch));
+        while in_flight.len() >= max_in_flight {
+            if let Some(done) = futures::StreamExt::next(&mut in_flight).await {
+                done?;
+            }
+        }
         sent += count;
         progress.set_position(sent as u64);
+    }
+    while let Some(done) = futures::StreamExt::next(&mut in_flight).await {
+        done?;
     }
     let latencies_ms = tokio::time::timeout(Duration::from_secs(600), done_rx)
         .await
         .map_err(|_| anyhow::anyhow!("not every event was stored within 10 minutes"))??;
     let elapsed = started.elapsed();
+    let ws_session_bytes = ws_clients.as_ref().and_then(|c| c.session_bytes());
+    let ws = match ws_clients {
+        Some(clients) => {
+            tracing::debug!(
+                clients = clients.count(),
+                "Waiting for the WebSocket clients."
+            );
+            Some(clients.finish(Duration::from_secs(600)).await?)
+        }
+        None => None,
+    };
     publisher.wait_acked(settings).await?;
     progress.finish_and_clear();
     shutdown.shutdown();
@@ -180,6 +289,8 @@ async fn measure_pipeline(
     Ok(PipelineResult {
         events_per_second: args.events as f64 / elapsed.as_secs_f64(),
         latencies_ms,
+        ws,
+        ws_session_bytes,
     })
 }
 
@@ -379,14 +490,14 @@ async fn measure_baseline(args: &IngestArgs, url: &str) -> anyhow::Result<f64> {
 }
 
 /// A scratch database on the configured server, removed by [`Scratch::drop_it`].
-struct Scratch {
-    url: String,
+pub(super) struct Scratch {
+    pub(super) url: String,
     admin: Option<(String, String)>,
     file: Option<std::path::PathBuf>,
 }
 
 impl Scratch {
-    async fn create(settings: &Settings) -> anyhow::Result<Scratch> {
+    pub(super) async fn create(settings: &Settings) -> anyhow::Result<Scratch> {
         let id = ulid::Ulid::generate().to_string().to_lowercase();
         if settings.is_sqlite() {
             let file = std::env::temp_dir().join(format!("herald-bench-{id}.db"));
@@ -410,7 +521,7 @@ impl Scratch {
         })
     }
 
-    async fn drop_it(self) {
+    pub(super) async fn drop_it(self) {
         if let Some(file) = self.file {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
@@ -449,11 +560,17 @@ fn payload_of(bytes: usize) -> Value {
     json!({ "data": "x".repeat(bytes.saturating_sub(11)) })
 }
 
-fn envelope(i: usize, payload: &Value) -> Value {
-    json!({ "id": format!("bench-{i}"), "type": "bench.event.happened", "source": "bench.source", "payload": payload })
+/// The `i`th event; with more than one source, event `i` is from source `i mod sources`.
+fn envelope(i: usize, payload: &Value, sources: usize) -> Value {
+    let source = if sources > 1 {
+        format!("bench.source-{}", i % sources)
+    } else {
+        "bench.source".to_owned()
+    };
+    json!({ "id": format!("bench-{i}"), "type": "bench.event.happened", "source": source, "payload": payload })
 }
 
-fn percentile(values: &[f64], p: f64) -> f64 {
+pub(super) fn percentile(values: &[f64], p: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
@@ -463,12 +580,12 @@ fn percentile(values: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn round(x: f64) -> f64 {
+pub(super) fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
 /// Peak resident set size of this process (`VmHWM`), in bytes.
-fn peak_rss_bytes() -> Option<u64> {
+pub(super) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

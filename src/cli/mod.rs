@@ -1,6 +1,9 @@
 //! The `herald` command line (SPEC §12).
 
 mod bench;
+mod bench_query;
+mod bench_ws;
+mod events;
 mod publish;
 mod token;
 
@@ -12,7 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Settings;
 use crate::startup::Application;
 use crate::storage::Storage;
-use crate::telemetry::{get_subscriber, init_subscriber};
+use crate::telemetry::{get_subscriber_with_otlp, init_subscriber};
 
 /// Herald: an event bus.
 #[derive(Debug, Parser)]
@@ -38,6 +41,11 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Read stored events from a running Herald: `list` (filtered, newest first) and `get`.
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -51,6 +59,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Token { command } => token::run(command),
         Command::Publish(args) => publish::run(args),
+        Command::Events { command } => events::run(command),
         Command::Serve => with_settings(cli.config, |settings| {
             actix_rt::System::new().block_on(async move {
                 let app = Application::build(settings).await?;
@@ -83,18 +92,37 @@ fn with_settings(
             return ExitCode::from(2);
         }
     };
+    // Traces are exported only when an endpoint is configured (STYLE §7.1).
+    let otlp = match settings
+        .otel_exporter_otlp_endpoint
+        .as_deref()
+        .map(crate::telemetry::OtlpTracing::new)
+        .transpose()
+    {
+        Ok(otlp) => otlp,
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     // Logs go to stderr so that stdout carries only data (`bench` JSON lines, …).
-    init_subscriber(get_subscriber(
+    init_subscriber(get_subscriber_with_otlp(
         &settings.log,
         settings.log_format,
         std::io::stderr,
+        otlp.as_ref(),
     ));
-    match f(settings) {
+    let code = match f(settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error.cause_chain = ?e, "{e:#}");
             eprintln!("herald: {e:#}");
             ExitCode::FAILURE
         }
+    };
+    // Flush the spans of the last batches before the process exits.
+    if let Some(otlp) = otlp {
+        otlp.shutdown();
     }
+    code
 }

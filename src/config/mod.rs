@@ -52,10 +52,24 @@ pub struct Settings {
     /// `HERALD_STREAM_MAXLEN`: Herald trims the ingress stream to about this many entries, never past its own
     /// oldest pending entry. Default: 1000000.
     pub stream_maxlen: u64,
+    /// `HERALD_QUERY_TIMEOUT_MS`: how long one admin query (an events page, stats) may run before it is stopped
+    /// and answered with `503 query_timeout`. Default: 5000.
+    pub query_timeout_ms: u64,
+    /// `EVENT_SOURCE_RATE_LIMITS`: per-source rate limits, a JSON array such as
+    /// `[{"source":"metastore.api","limit":200,"intervalMs":60000,"pauseMs":60000}]`. A source may pass `limit`
+    /// events per sliding `intervalMs` to trigger evaluation; the event that exceeds it pauses the source's
+    /// evaluation for `pauseMs` (default: `intervalMs`). Events are always stored and broadcast at once; only their
+    /// evaluation waits. `"source": "*"` applies to every source without its own entry, each counted on its own.
+    /// Default: no limits.
+    pub event_source_rate_limits: rate_limits::RateLimits,
     /// `HERALD_LOG`: a tracing filter such as `info` or `herald=debug,info`. Default: `info`.
     pub log: String,
     /// `HERALD_LOG_FORMAT`: `text` for people, `json` for log collectors. Default: `text`.
     pub log_format: LogFormat,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the base URL of an OpenTelemetry collector's OTLP/HTTP receiver, such as
+    /// `http://127.0.0.1:4318`. When set, Herald exports its traces there (protobuf, to `<endpoint>/v1/traces`),
+    /// with a span per ingest batch linked to the `traceparent` of its events. Default: unset, no export.
+    pub otel_exporter_otlp_endpoint: Option<String>,
 }
 
 /// How events travel from the ingress to storage (SPEC §2.4).
@@ -165,12 +179,24 @@ const KEYS: &[Key] = &[
         expected: "an integer of at least 1000",
     },
     Key {
+        env: "HERALD_QUERY_TIMEOUT_MS",
+        expected: "milliseconds, an integer from 100 to 600000",
+    },
+    Key {
+        env: "EVENT_SOURCE_RATE_LIMITS",
+        expected: r#"a JSON array of {"source", "limit", "intervalMs", "pauseMs"?} objects"#,
+    },
+    Key {
         env: "HERALD_LOG",
         expected: "a tracing filter such as info or herald=debug,info",
     },
     Key {
         env: "HERALD_LOG_FORMAT",
         expected: "text or json",
+    },
+    Key {
+        env: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        expected: "an http:// or https:// URL such as http://127.0.0.1:4318",
     },
 ];
 
@@ -272,6 +298,10 @@ impl Settings {
                 ));
             }
         };
+        let otel_exporter_otlp_endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if let Some(endpoint) = &otel_exporter_otlp_endpoint {
+            check_http_url("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)?;
+        }
         Ok(Settings {
             database_url: SecretString::from(database_url),
             redis_url: redis_url.map(SecretString::from),
@@ -286,8 +316,14 @@ impl Settings {
             max_body_bytes: int(&get, "HERALD_MAX_BODY_BYTES", 8 << 20, 1024, 1 << 30)? as usize,
             tokens_file: get("HERALD_TOKENS_FILE").map(PathBuf::from),
             stream_maxlen: int(&get, "HERALD_STREAM_MAXLEN", 1_000_000, 1000, u64::MAX)?,
+            query_timeout_ms: int(&get, "HERALD_QUERY_TIMEOUT_MS", 5_000, 100, 600_000)?,
+            event_source_rate_limits: match get(rate_limits::VARIABLE) {
+                None => rate_limits::RateLimits::default(),
+                Some(value) => rate_limits::RateLimits::parse(&value)?,
+            },
             log,
             log_format,
+            otel_exporter_otlp_endpoint,
         })
     }
 
@@ -309,6 +345,27 @@ fn invalid(variable: &str, message: &str) -> ConfigError {
         message: message.to_owned(),
         expected: expected(variable),
     }
+}
+
+/// An absolute `http`/`https` URL with a host, without credentials (they would end up in logs) or a query.
+fn check_http_url(name: &str, value: &str) -> Result<(), ConfigError> {
+    let url = reqwest::Url::parse(value).map_err(|e| invalid(name, &format!("{value:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            name,
+            &format!("unsupported scheme {:?}", url.scheme()),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(name, "the URL has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(invalid(
+            name,
+            "the URL must not carry credentials or a query",
+        ));
+    }
+    Ok(())
 }
 
 fn non_empty(get: &impl Fn(&str) -> Option<String>, name: &str, default: &str) -> String {
@@ -386,6 +443,12 @@ mod tests {
         assert_eq!(s.max_payload_bytes, 262_144);
         assert_eq!(s.max_body_bytes, 8 * 1024 * 1024);
         assert_eq!(s.stream_maxlen, 1_000_000);
+        assert_eq!(s.otel_exporter_otlp_endpoint, None);
+        let s = settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otel.example:4318/")]).unwrap();
+        assert_eq!(
+            s.otel_exporter_otlp_endpoint.as_deref(),
+            Some("https://otel.example:4318/")
+        );
     }
 
     #[test]
@@ -409,11 +472,44 @@ mod tests {
             ("HERALD_LOG", "=="),
             ("DATABASE_URL", "mysql://x"),
             ("HERALD_MAX_BODY_BYTES", "-1"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://user:secret@collector:4318",
+            ),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{var}={value}: {err}");
             assert!(err.contains("expected"), "{var}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn event_source_rate_limits_are_parsed_at_start_up_and_a_malformed_entry_is_named() {
+        let s = settings(&[(
+            "EVENT_SOURCE_RATE_LIMITS",
+            r#"[{"source":"metastore.api","limit":200,"intervalMs":60000}]"#,
+        )])
+        .unwrap();
+        let source = crate::domain::SourceName::parse("metastore.api".into()).unwrap();
+        let limit = s.event_source_rate_limits.for_source(&source).unwrap();
+        assert_eq!((limit.limit(), limit.pause_ms()), (200, 60_000));
+        assert_eq!(
+            settings(&[]).unwrap().event_source_rate_limits,
+            rate_limits::RateLimits::default()
+        );
+
+        let err = settings(&[(
+            "EVENT_SOURCE_RATE_LIMITS",
+            r#"[{"source":"a","limit":1,"intervalMs":1},{"source":"b","limit":0,"intervalMs":1}]"#,
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("EVENT_SOURCE_RATE_LIMITS"), "{err}");
+        assert!(err.contains(r#"entry #2 ("b")"#), "{err}");
+        assert!(err.contains("limit"), "{err}");
     }
 
     #[test]

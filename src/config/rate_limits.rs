@@ -94,6 +94,15 @@ impl RateLimits {
     pub fn for_source(&self, source: &SourceName) -> Option<RateLimit> {
         self.by_source.get(source).copied().or(self.any_source)
     }
+
+    /// Every configured entry as `(source, limit)`: the named sources in name order, then the `"*"` entry
+    /// ([`ANY_SOURCE`]) if any (health and metrics list them).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, RateLimit)> {
+        self.by_source
+            .iter()
+            .map(|(source, limit)| (source.as_str(), *limit))
+            .chain(self.any_source.map(|limit| (ANY_SOURCE, limit)))
+    }
 }
 
 /// Checks one entry's keys and values; `Err` is the rule broken, without the entry label.

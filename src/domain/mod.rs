@@ -9,8 +9,11 @@
 //! - `envelope.rs`: [`Envelope`], its parser, wire form and content hash (SPEC §1).
 //! - `event_id.rs`, `event_type.rs`, `source_name.rs`, `correlation_id.rs`: the envelope's constrained strings
 //!   ([`EventId`], [`EventType`], [`SourceName`], [`CorrelationId`]).
-//! - `rate_limit.rs`: SPEC §4 for one source ([`SourceWindow`], [`RateLimit`]) with an injected [`Clock`].
+//! - `name_pattern.rs`: [`NamePattern`], the `type`/`source` filters (exact or `*`/`**` patterns, SPEC §5.1).
+//! - `rate_limit/`: SPEC §4 for one source ([`SourceWindow`], [`LocalWindow`], [`RateLimit`]) with an injected
+//!   [`Clock`].
 //! - `raw_entry.rs`: [`RawEntry`], a stream entry's fields as read, for dead letters.
+//! - `severity.rs`: [`Severity`] (SPEC §6.1), stored with each event.
 //! - `timestamp.rs`: the one wire format for time (`2026-11-22T10:00:00.000Z`), see [`format_timestamp`].
 //! - `workflow_context.rs`: the reserved `metadata.__workflow` object ([`WorkflowContext`]).
 //!
@@ -22,8 +25,10 @@ mod envelope;
 mod error;
 mod event_id;
 mod event_type;
+mod name_pattern;
 mod rate_limit;
 mod raw_entry;
+mod severity;
 mod source_name;
 mod timestamp;
 mod workflow_context;
@@ -37,11 +42,13 @@ pub use envelope::{
 pub use error::{ErrorCode, ValidationError};
 pub use event_id::{EVENT_ID_MAX_CHARS, EventId};
 pub use event_type::{EVENT_TYPE_MAX_CHARS, EventType};
+pub use name_pattern::{NameKind, NamePattern};
 pub use rate_limit::{
-    Admission, Clock, FakeClock, MAX_SOURCE_DURATION_MS, Pause, PauseReason, RateLimit,
-    SourceWindow, SystemClock,
+    Admission, Clock, FakeClock, Grant, LocalWindow, MAX_RELEASE_STEP, MAX_SOURCE_DURATION_MS,
+    Pause, PauseReason, RateLimit, SourceWindow, SystemClock,
 };
 pub use raw_entry::RawEntry;
+pub use severity::Severity;
 pub use source_name::{SOURCE_NAME_MAX_CHARS, SourceName};
 pub use timestamp::{format_timestamp, parse_rfc3339_with_offset, truncate_to_millis};
 pub use workflow_context::{

@@ -38,6 +38,13 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, e.code, e.message.clone(), details)
     }
 
+    /// 400 for a query parameter that does not parse (`invalid_parameter`, `invalid_pattern`,
+    /// `invalid_json_path`, …), with `details.parameter` naming it as SPEC's error table does for parameters.
+    pub fn query(e: &ValidationError) -> ApiError {
+        let details = e.field.as_ref().map(|field| json!({ "parameter": field }));
+        ApiError::new(StatusCode::BAD_REQUEST, e.code, e.message.clone(), details)
+    }
+
     /// 400 `invalid_parameter` naming the parameter.
     pub fn parameter(parameter: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(
@@ -177,6 +184,15 @@ impl ResponseError for ApiError {
 
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
-        ApiError::unexpected(e)
+        match e {
+            crate::storage::StorageError::QueryTimeout => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::QueryTimeout,
+                "the query ran past HERALD_QUERY_TIMEOUT_MS; narrow it (type, source, time range) or page \
+                 with a cursor",
+                None,
+            ),
+            e => ApiError::unexpected(e),
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 mod auth;
 mod error;
-mod pagination;
+pub(crate) mod pagination;
 pub(crate) mod routes;
 
 use std::sync::Arc;
@@ -32,10 +32,18 @@ pub struct AppState {
     pub max_payload_bytes: usize,
     /// Largest accepted request body (`HERALD_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// How long one admin query may run (`HERALD_QUERY_TIMEOUT_MS`).
+    pub query_timeout: std::time::Duration,
     /// Cleared when shutdown begins, so `/readyz` turns 503 before anything stops.
     pub ready: Arc<AtomicBool>,
     /// Assigns ids to envelopes without one; monotonic, so ids of one process sort in acceptance order.
     pub ids: std::sync::Mutex<ulid::Generator>,
+    /// The WebSocket hub, which `/ws` sessions register with.
+    pub ws_hub: crate::actors::WsHubLink,
+    /// The source directory (pauses, backlogs, release counts) and the configured rate limits.
+    pub sources: crate::actors::SourcesLink,
+    /// This instance's metrics, scraped at `/metrics/prometheus`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -50,9 +58,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(routes::health::healthz))
         .route("/readyz", web::get().to(routes::health::readyz))
         .route("/events", web::post().to(routes::ingest::publish))
+        .route("/ws", web::get().to(routes::ws::connect))
+        .route("/admin/events", web::get().to(routes::events::list_events))
+        // Before `{id}`, which would otherwise take these names as event ids.
+        .route("/admin/events/stats", web::get().to(routes::events::stats))
+        .route(
+            "/admin/events/timeline",
+            web::get().to(routes::events::timeline),
+        )
         .route(
             "/admin/events/{id}",
             web::get().to(routes::events::get_event),
+        )
+        .route("/admin/sources", web::get().to(routes::sources::list))
+        .route(
+            "/admin/sources/pause",
+            web::post().to(routes::sources::pause),
+        )
+        .route(
+            "/admin/sources/resume",
+            web::post().to(routes::sources::resume),
+        )
+        .route(
+            "/admin/sources/discard-backlog",
+            web::post().to(routes::sources::discard_backlog),
+        )
+        .route(
+            "/admin/event-health",
+            web::get().to(routes::event_health::event_health),
+        )
+        .route(
+            "/admin/queue-health",
+            web::get().to(routes::event_health::queue_health),
+        )
+        .route(
+            "/metrics/prometheus",
+            web::get().to(routes::metrics::prometheus),
         )
         .route(
             "/admin/dead-letters",

@@ -34,6 +34,21 @@ pub enum PublishOutcome {
     },
 }
 
+/// One queue's state for `/admin/event-health` and `/admin/queue-health` (SPEC §6.9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueHealth {
+    /// Entries without an outcome yet: not yet delivered to a consumer, plus [`QueueHealth::pending`].
+    pub depth: u64,
+    /// Entries delivered to a consumer (or a batch in flight) and not yet acknowledged.
+    pub pending: u64,
+    /// Age of the oldest entry without an outcome, in milliseconds; `None` when there is none.
+    pub oldest_pending_age_ms: Option<u64>,
+    /// Consumers reading the queue (redis: those active within the claim idle time; inline: the batcher).
+    pub consumers: u64,
+    /// Entries the queue holds in all, acknowledged ones included (the Redis stream's `XLEN`); `None` inline.
+    pub length: Option<u64>,
+}
+
 /// The queue could not make envelopes durable; nothing of the request was accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -88,6 +103,18 @@ impl Queue {
         match self {
             Queue::Redis(q) => q.start(router, shutdown),
             Queue::Inline(q) => q.start(router, shutdown),
+        }
+    }
+
+    /// The queue's depth, pending entries, oldest pending age and consumers. Bounded work: in redis mode a few
+    /// `XINFO`/`XPENDING`-summary/`XRANGE … COUNT 1` commands, whatever the stream's size.
+    ///
+    /// # Errors
+    /// [`QueueError::Redis`] when Redis does not answer.
+    pub async fn health(&self) -> Result<QueueHealth, QueueError> {
+        match self {
+            Queue::Redis(q) => q.health().await,
+            Queue::Inline(q) => Ok(q.health()),
         }
     }
 

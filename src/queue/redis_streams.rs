@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use super::{PublishOutcome, QueueError, backoff};
+use super::{PublishOutcome, QueueError, QueueHealth, backoff};
 use crate::actors::IngestBatch;
 use crate::domain::{Envelope, RawEntry};
 use crate::ingest::{ENVELOPE_FIELD, IngressEntry, StreamEntry};
@@ -186,6 +186,91 @@ impl RedisStreams {
     pub async fn ping(&self) -> Result<(), QueueError> {
         let _: String = self.inner.commands.ping(None).await?;
         Ok(())
+    }
+
+    /// The ingress stream's key (`HERALD_EVENT_STREAM`).
+    pub fn stream(&self) -> &str {
+        &self.inner.settings.stream
+    }
+
+    /// The consumer group (`HERALD_CONSUMER_GROUP`).
+    pub fn group(&self) -> &str {
+        &self.inner.settings.group
+    }
+
+    /// The ingress stream's health for this consumer group, from `XINFO GROUPS` (pending, lag, last delivered),
+    /// `XLEN`, the `XPENDING` summary (oldest pending id; never the per-entry list), `XRANGE … COUNT 1` after the
+    /// last delivered id (oldest undelivered entry) and `XINFO CONSUMERS` (consumers that read within
+    /// `HERALD_CLAIM_IDLE_MS`; every process reads with a consumer name of its own, so dead ones linger in the
+    /// group until Redis forgets them).
+    ///
+    /// Depth is the group's `lag` (entries not yet delivered) plus its pending entries; when Redis cannot tell
+    /// the lag (an entry deleted out of order), the depth is the pending count alone.
+    ///
+    /// # Errors
+    /// [`QueueError::Redis`].
+    pub async fn health(&self) -> Result<QueueHealth, QueueError> {
+        let s = &self.inner.settings;
+        let redis = &self.inner.commands;
+        let stream = s.stream.as_str();
+        let length: u64 = redis.xlen(stream).await?;
+        let groups: RedisValue = redis.xinfo_groups(stream).await?;
+        let group = groups
+            .into_array()
+            .into_iter()
+            .map(fields)
+            .find(|g| {
+                g.get("name").and_then(|v| v.as_string()).as_deref() == Some(s.group.as_str())
+            })
+            .unwrap_or_default();
+        let pending = group.get("pending").and_then(|v| v.as_u64()).unwrap_or(0);
+        let lag = group.get("lag").and_then(|v| v.as_u64());
+        let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        let mut oldest_ms: Option<u64> = None;
+        if pending > 0 {
+            let summary: RedisValue = redis.xpending(stream, s.group.as_str(), ()).await?;
+            oldest_ms = summary
+                .into_array()
+                .get(1)
+                .and_then(|v| v.as_string())
+                .and_then(|id| entry_ms(&id));
+        }
+        if lag.unwrap_or(1) > 0
+            && let Some(last) = group.get("last-delivered-id").and_then(|v| v.as_string())
+        {
+            let next: RedisValue = redis
+                .xrange(stream, format!("({last}"), "+", Some(1))
+                .await?;
+            let undelivered = next
+                .into_array()
+                .into_iter()
+                .next()
+                .and_then(|entry| entry.into_array().into_iter().next())
+                .and_then(|id| id.as_string())
+                .and_then(|id| entry_ms(&id));
+            oldest_ms = match (oldest_ms, undelivered) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let consumers: RedisValue = redis.xinfo_consumers(stream, s.group.as_str()).await?;
+        let active = consumers
+            .into_array()
+            .into_iter()
+            .map(fields)
+            .filter(|c| {
+                c.get("idle")
+                    .and_then(|v| v.as_u64())
+                    .is_some_and(|idle| idle <= s.claim_idle_ms)
+            })
+            .count() as u64;
+        Ok(QueueHealth {
+            depth: lag.unwrap_or(0) + pending,
+            pending,
+            oldest_pending_age_ms: oldest_ms.map(|ms| now_ms.saturating_sub(ms)),
+            consumers: active,
+            length: Some(length),
+        })
     }
 
     /// Starts the reader, the reclaimer and the trimmer.
@@ -497,6 +582,32 @@ async fn trim_loop(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
             return;
         }
     }
+}
+
+/// An `XINFO` record as `name → value`, whether Redis answered a flat RESP2 array or a RESP3 map.
+fn fields(value: RedisValue) -> HashMap<String, RedisValue> {
+    match value {
+        RedisValue::Map(map) => map
+            .inner()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
+            .collect(),
+        other => {
+            let mut out = HashMap::new();
+            let mut items = other.into_array().into_iter();
+            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                if let Some(k) = k.as_string() {
+                    out.insert(k, v);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// The milliseconds part of a stream entry id (`1700000000000-0`).
+fn entry_ms(id: &str) -> Option<u64> {
+    id.split('-').next()?.parse().ok()
 }
 
 /// Parses an `XREADGROUP` reply (`[[key, [[id, [field, value, …]], …]]]`, or nil on timeout).

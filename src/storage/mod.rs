@@ -17,8 +17,12 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 pub use repo::dead_letters::{
     DeadLetter, DeadLetterFilter, DeadLettersRepo, NewDeadLetter, RAW_LIMIT_BYTES,
 };
+pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::events::{EventOutcome, EventsRepo, NewEvent, PersistOutcome, StoredEvent};
 pub use repo::leases::{LeaseError, LeasesRepo};
+pub use repo::sources::{
+    HERALD_ACTOR, PauseKind, SourceOverview, SourcePause, SourcesRepo, StatsDelta,
+};
 
 /// A storage failure. Expected outcomes (a duplicate id, a missing row) are values, not errors.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +33,9 @@ pub enum StorageError {
     /// A statement on the PostgreSQL hot path (plain sqlx) failed.
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    /// A read query ran past `HERALD_QUERY_TIMEOUT_MS`.
+    #[error("the query ran past its time limit")]
+    QueryTimeout,
     /// A stored row no longer parses as the domain type it was written from.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -107,6 +114,11 @@ impl Storage {
     /// Named leases.
     pub fn leases(&self) -> LeasesRepo<'_> {
         LeasesRepo::new(&self.write)
+    }
+
+    /// Sources: deferred evaluations, pauses and per-source counters.
+    pub fn sources(&self) -> SourcesRepo<'_> {
+        SourcesRepo::new(&self.write, &self.read)
     }
 
     /// The writer connection, for benchmarks that compare against a plain bulk insert.

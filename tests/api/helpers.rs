@@ -452,6 +452,7 @@ pub fn token_registry() -> TokenRegistry {
         Scope::EventsRead,
         Scope::TriggersRead,
         Scope::SourcesOperate,
+        Scope::MetricsRead,
         Scope::Admin,
     ]
     .into_iter()
@@ -528,5 +529,288 @@ impl TestEnv {
                     .expect("event ids")
             }
         }
+    }
+}
+
+impl TestEnv {
+    /// Writes `n` events straight into `workflow_events` (sequences from 1,000,001), each with a payload of 20
+    /// items, for tests about query volume rather than ingest.
+    pub async fn seed_bulk_events(&self, n: u64) {
+        let items: Vec<Value> = (0..20)
+            .map(|i| json!({ "name": format!("abcd-efgh-{i}-ijkl-mnop-qrst"), "qty": i }))
+            .collect();
+        let payload = json!({ "items": items }).to_string();
+        match self.db {
+            Db::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect");
+                sqlx::query(
+                    "INSERT INTO workflow_events (id, ingress_sequence, type, source, occurred_at, received_at, \
+                     payload, content_hash, severity) \
+                     SELECT 'bulk-' || i, 1000000 + i, 'bulk.event.seeded', 'tests.bulk', now(), now(), \
+                     $1::jsonb, '', 'info' FROM generate_series(1, $2::bigint) AS i",
+                )
+                .bind(&payload)
+                .bind(n as i64)
+                .execute(&mut conn)
+                .await
+                .expect("seed events");
+            }
+            Db::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect");
+                sqlx::query(
+                    "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?2) \
+                     INSERT INTO workflow_events (id, ingress_sequence, type, source, occurred_at, received_at, \
+                     payload, content_hash, severity) \
+                     SELECT 'bulk-' || i, 1000000 + i, 'bulk.event.seeded', 'tests.bulk', \
+                     '2026-11-20T00:00:00+00:00', '2026-11-20T00:00:00+00:00', ?1, '', 'info' FROM s",
+                )
+                .bind(&payload)
+                .bind(n as i64)
+                .execute(&mut conn)
+                .await
+                .expect("seed events");
+            }
+        }
+    }
+}
+
+/// A WebSocket client of `/ws`, reading JSON text frames.
+pub struct WsClient {
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    /// The handshake's answer (for the selected subprotocol).
+    pub response: tokio_tungstenite::tungstenite::handshake::client::Response,
+}
+
+/// How a WebSocket frame read ended, when it was not a JSON text frame.
+#[derive(Debug)]
+pub enum WsEnd {
+    /// The server closed with this code and reason.
+    Closed(u16, String),
+    /// The connection ended without a close frame.
+    Gone(String),
+}
+
+impl TestApp {
+    /// `ws://…/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.address.replacen("http", "ws", 1))
+    }
+
+    /// A `/ws` handshake request carrying the app's token (if any) as a bearer header.
+    pub fn ws_request(&self) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = self.ws_url().into_client_request().expect("ws request");
+        if let Some(token) = &self.token {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("header value"),
+            );
+        }
+        request
+    }
+
+    /// Connects to `/ws` and reads the `connection.ack`.
+    pub async fn ws_connect(&self) -> WsClient {
+        let mut client = self
+            .ws_try_connect(self.ws_request())
+            .await
+            .expect("WebSocket handshake");
+        let ack = client.next_json().await;
+        assert_eq!(ack["type"], "connection.ack", "{ack}");
+        client
+    }
+
+    /// Attempts a handshake with `request`; the error carries the HTTP refusal.
+    pub async fn ws_try_connect(
+        &self,
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        let (stream, response) = tokio_tungstenite::connect_async(request).await?;
+        Ok(WsClient { stream, response })
+    }
+
+    /// Connects, subscribes with `subscribe` (the whole frame) and reads up to its `subscribed` answer.
+    pub async fn ws_subscribed(&self, subscribe: Value) -> WsClient {
+        let mut client = self.ws_connect().await;
+        client.send_json(&subscribe).await;
+        client.next_of_type("subscribed").await;
+        client
+    }
+
+    /// Publishes `envelopes` with `POST /events` and insists on 202.
+    pub async fn publish_ok(&self, envelopes: &[Value]) {
+        let response = self.post_events(&json!(envelopes)).await;
+        assert_eq!(response.status(), 202, "{:?}", response.text().await);
+    }
+}
+
+impl WsClient {
+    /// Sends a text frame.
+    pub async fn send_text(&mut self, text: &str) {
+        use futures::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .expect("send frame");
+    }
+
+    /// Sends a JSON text frame.
+    pub async fn send_json(&mut self, value: &Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    /// The next JSON text frame, or how the connection ended (pings and pongs are skipped).
+    pub async fn next_frame(&mut self) -> Result<Value, WsEnd> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            // One deadline for the whole read: the server's pings, which are skipped, must not extend it.
+            let next = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("a WebSocket frame within 15 s");
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(&text).expect("a JSON frame"));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(match frame {
+                        Some(f) => WsEnd::Closed(f.code.into(), f.reason.to_string()),
+                        None => WsEnd::Gone("close without a code".into()),
+                    });
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(WsEnd::Gone(e.to_string())),
+                None => return Err(WsEnd::Gone("end of stream".into())),
+            }
+        }
+    }
+
+    /// The next JSON text frame; panics if the connection ends.
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_frame().await {
+            Ok(value) => value,
+            Err(end) => panic!("the WebSocket ended: {end:?}"),
+        }
+    }
+
+    /// Reads frames until one of type `kind`, which it returns.
+    pub async fn next_of_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next_json().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// The next `n` `workflow.event.received` frames' events (other frames are skipped).
+    pub async fn events(&mut self, n: usize) -> Vec<Value> {
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            let frame = self.next_json().await;
+            if frame["type"] == "workflow.event.received" {
+                events.push(frame["data"]["event"].clone());
+            }
+        }
+        events
+    }
+
+    /// Sends a ping and reads up to its pong, returning every frame read on the way.
+    pub async fn drain_until_pong(&mut self) -> Vec<Value> {
+        self.send_text("ping").await;
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next_json().await;
+            if frame["type"] == "pong" {
+                return frames;
+            }
+            frames.push(frame);
+        }
+    }
+}
+
+/// Sources (SPEC §6.5).
+impl TestApp {
+    /// `POST {path}` with a JSON body and the app's token.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.with_token(
+            self.client
+                .post(format!("{}{path}", self.address))
+                .json(body),
+        )
+        .send()
+        .await
+        .expect("request")
+    }
+
+    /// `GET /admin/sources?{query}`.
+    pub async fn list_sources(&self, query: &str) -> reqwest::Response {
+        self.get(&format!("/admin/sources?{query}")).await
+    }
+
+    /// The `GET /admin/sources` entry of `source`, looked up through every page.
+    pub async fn source_view(&self, source: &str) -> Option<Value> {
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = "limit=200".to_owned();
+            if let Some(c) = &cursor {
+                query.push_str(&format!("&cursor={c}"));
+            }
+            let response = self.list_sources(&query).await;
+            assert_eq!(response.status(), 200, "GET /admin/sources");
+            let body: Value = response.json().await.expect("json");
+            let sources = body["data"]["sources"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if let Some(found) = sources.into_iter().find(|s| s["source"] == source) {
+                return Some(found);
+            }
+            match body["data"]["page"]["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return None,
+            }
+        }
+    }
+
+    /// `POST /admin/sources/pause`.
+    pub async fn pause_source(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/admin/sources/pause", body).await
+    }
+
+    /// `POST /admin/sources/resume`.
+    pub async fn resume_source(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/admin/sources/resume", body).await
+    }
+
+    /// `GET /admin/event-health`, insisting on 200; returns `data`.
+    pub async fn event_health(&self) -> Value {
+        let response = self.get("/admin/event-health").await;
+        assert_eq!(response.status(), 200, "GET /admin/event-health");
+        response.json::<Value>().await.expect("json")["data"].clone()
+    }
+
+    /// `GET /admin/queue-health`, insisting on 200; returns `data`.
+    pub async fn queue_health(&self) -> Value {
+        let response = self.get("/admin/queue-health").await;
+        assert_eq!(response.status(), 200, "GET /admin/queue-health");
+        response.json::<Value>().await.expect("json")["data"].clone()
+    }
+
+    /// `GET /metrics/prometheus`.
+    pub async fn prometheus(&self) -> reqwest::Response {
+        self.get("/metrics/prometheus").await
+    }
+
+    /// `POST /admin/sources/discard-backlog`.
+    pub async fn discard_source_backlog(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/admin/sources/discard-backlog", body).await
     }
 }

@@ -1,6 +1,10 @@
 //! One file per route group.
 
 pub mod dead_letters;
+pub mod event_health;
 pub mod events;
 pub mod health;
 pub(crate) mod ingest;
+pub mod metrics;
+pub mod sources;
+pub mod ws;

@@ -36,6 +36,8 @@ pub struct Model {
     pub schema_version: Option<i32>,
     /// SHA-256 of the canonical `{type, source, payload}`.
     pub content_hash: String,
+    /// `critical`, `error`, `warning`, `info` or `debug` (`Severity`), computed at ingest.
+    pub severity: String,
     /// The Redis stream entry the event came from, when it came from one.
     pub stream_id: Option<String>,
 }

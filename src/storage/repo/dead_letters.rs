@@ -1,12 +1,15 @@
 //! Ingress dead letters: entries that could not become events, with the reason and the raw entry.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::domain::ErrorCode;
+use super::sources::{StatsDelta, add_failures_postgres, add_stats_in};
+use crate::domain::{ErrorCode, SourceName};
 use crate::storage::StorageError;
 use crate::storage::entity::event_ingress_failures as failures;
 
@@ -106,7 +109,8 @@ impl<'a> DeadLettersRepo<'a> {
         DeadLettersRepo { read }
     }
 
-    /// Inserts dead letters on `conn` (the ingest batch's transaction), one multi-row insert.
+    /// Inserts dead letters on `conn` (the ingest batch's transaction), one multi-row insert, and counts them
+    /// against their sources' `failures` in the same transaction.
     ///
     /// # Errors
     /// [`StorageError::Database`].
@@ -116,6 +120,13 @@ impl<'a> DeadLettersRepo<'a> {
     ) -> Result<(), StorageError> {
         if letters.is_empty() {
             return Ok(());
+        }
+        let mut by_source: HashMap<SourceName, StatsDelta> = HashMap::new();
+        for source in letters.iter().filter_map(countable_source) {
+            by_source
+                .entry(source.clone())
+                .or_insert_with(|| StatsDelta::zero(source))
+                .failures += 1;
         }
         let rows = letters.into_iter().map(|l| failures::ActiveModel {
             id: Set(l.id),
@@ -131,10 +142,12 @@ impl<'a> DeadLettersRepo<'a> {
         failures::Entity::insert_many(rows)
             .exec_without_returning(conn)
             .await?;
+        add_stats_in(conn, by_source.into_values().collect()).await?;
         Ok(())
     }
 
-    /// Inserts dead letters inside a PostgreSQL batch transaction (the sqlx path of the ingest hot loop).
+    /// Inserts dead letters inside a PostgreSQL batch transaction (the sqlx path of the ingest hot loop), and
+    /// counts them against their sources' `failures` in the same transaction.
     ///
     /// # Errors
     /// [`StorageError::Sqlx`].
@@ -145,6 +158,11 @@ impl<'a> DeadLettersRepo<'a> {
         if letters.is_empty() {
             return Ok(());
         }
+        let counted: Vec<String> = letters
+            .iter()
+            .filter_map(countable_source)
+            .map(|s| s.as_str().to_owned())
+            .collect();
         let n = letters.len();
         let (mut ids, mut reasons, mut messages, mut raws) = (
             Vec::with_capacity(n),
@@ -183,6 +201,7 @@ impl<'a> DeadLettersRepo<'a> {
         .bind(received)
         .execute(&mut **tx)
         .await?;
+        add_failures_postgres(tx, counted).await?;
         Ok(())
     }
 
@@ -242,6 +261,15 @@ impl<'a> DeadLettersRepo<'a> {
             .await?
             .map(from_model))
     }
+}
+
+/// The source a dead letter counts against in `source_stats.failures`: only a valid source name, so a garbage
+/// `source` in an invalid envelope can neither create a bogus source nor break the counters.
+fn countable_source(letter: &NewDeadLetter) -> Option<SourceName> {
+    letter
+        .source
+        .as_ref()
+        .and_then(|s| SourceName::parse(s.clone()).ok())
 }
 
 fn from_model(m: failures::Model) -> DeadLetter {

@@ -10,7 +10,10 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::dead_letters::{DeadLettersRepo, NewDeadLetter};
-use crate::domain::{CorrelationId, Envelope, ErrorCode, EventId, EventType, RawEntry, SourceName};
+use crate::domain::{
+    CorrelationId, Envelope, ErrorCode, EventId, EventType, RawEntry, Severity, SourceName,
+};
+use crate::insights::severity_of;
 use crate::storage::StorageError;
 use crate::storage::entity::workflow_events as events;
 
@@ -23,6 +26,8 @@ const BEGIN_AND_LOCK: &str = "BEGIN; SELECT pg_advisory_xact_lock(11478491997296
 pub struct NewEvent {
     /// The validated envelope.
     pub envelope: Envelope,
+    /// Its severity, computed once at ingest (SPEC §6.1).
+    pub severity: Severity,
     /// When Herald accepted it.
     pub received_at: DateTime<Utc>,
     /// The stream entry it came from.
@@ -30,6 +35,29 @@ pub struct NewEvent {
     /// For stream entries: the raw entry, so that an id conflict found at persistence becomes a dead letter in
     /// the same transaction. HTTP callers leave it `None` and answer the conflict with `409` instead.
     pub raw_on_conflict: Option<RawEntry>,
+}
+
+impl NewEvent {
+    /// An event accepted at `received_at`, its severity read from its type, metadata and payload.
+    pub fn new(
+        envelope: Envelope,
+        received_at: DateTime<Utc>,
+        stream_id: Option<String>,
+        raw_on_conflict: Option<RawEntry>,
+    ) -> NewEvent {
+        let severity = severity_of(
+            &envelope.event_type,
+            &envelope.payload,
+            envelope.metadata.as_ref(),
+        );
+        NewEvent {
+            envelope,
+            severity,
+            received_at,
+            stream_id,
+            raw_on_conflict,
+        }
+    }
 }
 
 /// What happened to one [`NewEvent`] of a batch.
@@ -59,6 +87,8 @@ pub struct StoredEvent {
     pub envelope: Envelope,
     /// Position in commit order.
     pub ingress_sequence: i64,
+    /// Computed at ingest (SPEC §6.1).
+    pub severity: Severity,
     /// When Herald accepted it.
     pub received_at: DateTime<Utc>,
     /// The payload schema version, when the type has a schema.
@@ -74,6 +104,11 @@ pub struct EventsRepo<'a> {
 impl<'a> EventsRepo<'a> {
     pub(crate) fn new(write: &'a DatabaseConnection, read: &'a DatabaseConnection) -> Self {
         EventsRepo { write, read }
+    }
+
+    /// The connection that serves reads.
+    pub(super) fn read(&self) -> &'a DatabaseConnection {
+        self.read
     }
 
     /// Stores a batch in one transaction: one multi-row `INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`, the
@@ -108,6 +143,7 @@ impl<'a> EventsRepo<'a> {
                 EventOutcome::Stored(sequence) => Some(StoredEvent {
                     envelope: event.envelope,
                     ingress_sequence: sequence,
+                    severity: event.severity,
                     received_at: event.received_at,
                     schema_version: None,
                 }),
@@ -153,6 +189,7 @@ impl<'a> EventsRepo<'a> {
                 .bind(columns.metadata)
                 .bind(columns.content_hashes)
                 .bind(columns.stream_ids)
+                .bind(columns.severities)
                 .fetch_all(&mut *tx)
                 .await?;
             inserted = rows.into_iter().collect();
@@ -286,13 +323,13 @@ impl<'a> EventsRepo<'a> {
 /// current maximum (read once, after the advisory lock).
 const POSTGRES_INSERT: &str = "\
 INSERT INTO workflow_events (id, ingress_sequence, type, source, occurred_at, received_at, payload, correlation_id, \
-  causation_id, ttl_ms, metadata, content_hash, stream_id)
+  causation_id, ttl_ms, metadata, content_hash, stream_id, severity)
 SELECT u.id, m.max_sequence + u.ord, u.type, u.source, u.occurred_at, u.received_at, u.payload::jsonb, \
-  u.correlation_id, u.causation_id, u.ttl_ms, u.metadata::jsonb, u.content_hash, u.stream_id
+  u.correlation_id, u.causation_id, u.ttl_ms, u.metadata::jsonb, u.content_hash, u.stream_id, u.severity
 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], \
-  $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[])
+  $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[])
   WITH ORDINALITY AS u(id, type, source, occurred_at, received_at, payload, correlation_id, causation_id, ttl_ms, \
-  metadata, content_hash, stream_id, ord)
+  metadata, content_hash, stream_id, severity, ord)
 CROSS JOIN (SELECT COALESCE(MAX(ingress_sequence), 0) AS max_sequence FROM workflow_events) AS m
 ON CONFLICT (id) DO NOTHING
 RETURNING id, ingress_sequence";
@@ -321,6 +358,7 @@ struct Columns {
     metadata: Vec<Option<String>>,
     content_hashes: Vec<String>,
     stream_ids: Vec<Option<String>>,
+    severities: Vec<&'static str>,
 }
 
 /// What a batch's writes came to.
@@ -365,6 +403,7 @@ impl<'a> BatchPlan<'a> {
             metadata: Vec::with_capacity(n),
             content_hashes: Vec::with_capacity(n),
             stream_ids: Vec::with_capacity(n),
+            severities: Vec::with_capacity(n),
         };
         for &index in &self.unique {
             let event = &self.batch[index];
@@ -387,6 +426,7 @@ impl<'a> BatchPlan<'a> {
             );
             c.content_hashes.push(self.hashes[index].clone());
             c.stream_ids.push(event.stream_id.clone());
+            c.severities.push(event.severity.as_str());
         }
         c
     }
@@ -467,10 +507,11 @@ fn to_model(event: &NewEvent, sequence: i64, content_hash: String) -> events::Mo
         schema_version: None,
         content_hash,
         stream_id: event.stream_id.clone(),
+        severity: event.severity.as_str().to_owned(),
     }
 }
 
-fn from_model(m: events::Model) -> Result<StoredEvent, StorageError> {
+pub(super) fn from_model(m: events::Model) -> Result<StoredEvent, StorageError> {
     let corrupt =
         |e: crate::domain::ValidationError| StorageError::Corrupt(format!("event {}: {e}", m.id));
     let metadata = match m.metadata.clone() {
@@ -498,9 +539,13 @@ fn from_model(m: events::Model) -> Result<StoredEvent, StorageError> {
         ttl_ms: m.ttl_ms,
         metadata,
     };
+    let severity = m.severity.parse::<Severity>().map_err(|()| {
+        StorageError::Corrupt(format!("event {}: unknown severity {:?}", m.id, m.severity))
+    })?;
     Ok(StoredEvent {
         envelope,
         ingress_sequence: m.ingress_sequence,
+        severity,
         received_at: m.received_at,
         schema_version: m.schema_version,
     })

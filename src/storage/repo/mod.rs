@@ -1,5 +1,7 @@
 //! Repositories: domain types in, domain types out, typed [`super::StorageError`]s.
 
 pub mod dead_letters;
+pub mod event_queries;
 pub mod events;
 pub mod leases;
+pub mod sources;

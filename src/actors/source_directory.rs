@@ -1,0 +1,672 @@
+//! `SourceDirectory`: finds each source's [`SourceRateLimiter`], creating it on first sight and forgetting it when
+//! it retires (STYLE §2.8), and keeps the per-source counters (SPEC §4).
+//!
+//! It subscribes to the [`IngressRouter`](super::IngressRouter)'s [`EventsStored`], splits each batch by source
+//! without copying an event ([`EventSelection`]), and forwards each part to its source's limiter as
+//! [`AdmitEvents`]. The batch's counters (total, lag, last event) go to `source_stats` in one upsert for all its
+//! sources; batches that arrive while a write is in progress are merged into the next one.
+//!
+//! Limiters hand released events back here as [`EventsReleased`]; until trigger evaluation exists (the trigger
+//! issue consumes this message), the directory counts them per source (`released` in `GET /admin/sources`: this
+//! instance's count since it started) and forwards them to the optional downstream recipient.
+//!
+//! In redis mode (several instances, SPEC §13) it also polls `source_pauses` every [`PAUSE_POLL_INTERVAL`] and
+//! tells the limiters of changed sources to reload, so a pause made on one instance holds on all within a second;
+//! and every [`BACKLOG_SWEEP_INTERVAL`] it has the limiters of sources with durable backlogs adopt rows a stopped
+//! instance left behind. A poll, rather than a pub/sub notification: one small read of a table with a row per
+//! paused source costs less than a subscriber connection, and it cannot miss a message while Redis reconnects.
+//!
+//! **Restart.** The supervisor re-uses the same value: `restarting()` keeps the limiters (they are supervised on
+//! their own) and the release counts, and drops the pending counters of the write that was cut short only if
+//! none; `started()` starts the limiters of every source with a durable backlog, so a restart of the process
+//! releases deferred events without waiting for new ones.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Recipient,
+    ResponseActFuture, ResponseFuture, Supervised, Supervisor, WrapFuture,
+};
+
+use super::ingress_router::SubscribeStored;
+use super::messages::{EventSelection, EventsReleased, EventsStored};
+use super::redis_window::RedisWindow;
+use super::source_rate_limiter::{
+    AdmitEvents, AdoptBacklog, DiscardDeferred, FlushDeferrals, LimiterLink, ReloadPause, Retire,
+    SourceError, SourceRateLimiter,
+};
+use crate::config::rate_limits::RateLimits;
+use crate::domain::SourceName;
+use crate::storage::{SourcePause, StatsDelta, Storage};
+
+/// How often each instance reads `source_pauses` in redis mode (SPEC §13: a pause holds on all within 1 s).
+pub const PAUSE_POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How often, in redis mode, limiters adopt durable backlogs other instances left.
+pub const BACKLOG_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+/// How long a limiter waits without messages (with an empty backlog) before it retires.
+pub const LIMITER_IDLE_AFTER: Duration = Duration::from_secs(600);
+/// How long a failed counter write waits before the next attempt.
+const STATS_RETRY: Duration = Duration::from_secs(1);
+
+/// A limiter reports that it has been idle with an empty backlog, having handled `handled` directory messages.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct LimiterIdle {
+    /// Its source.
+    pub source: SourceName,
+    /// How many messages from the directory it has handled; the directory retires it only if it sent no more.
+    pub handled: u64,
+}
+
+/// A source's pause changed in storage (an operator paused or resumed it here): its limiter reloads it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct PauseChanged {
+    /// The source.
+    pub source: SourceName,
+}
+
+/// Discard a source's deferred backlog (SPEC §6.5); answers how many deferred events were dropped.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<u64, SourceError>")]
+pub struct DiscardBacklog {
+    /// The source.
+    pub source: SourceName,
+}
+
+/// How many events of each of `sources` this instance released to trigger evaluation since it started.
+#[derive(Debug, Message)]
+#[rtype(result = "HashMap<SourceName, u64>")]
+pub struct ReleasedCounts {
+    /// The sources asked about.
+    pub sources: Vec<SourceName>,
+}
+
+/// Shutdown: answered once the counters are written and every limiter's deferrals are durable.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DrainSources;
+
+/// Stop the directory as if its state were corrupt, so its supervisor restarts it (tests exercise the restart
+/// path).
+#[cfg(test)]
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Crash;
+
+/// What the HTTP handlers need to talk to the directory: one [`Recipient`] per message (STYLE §2.2), and the
+/// configured limits.
+#[derive(Clone)]
+pub struct SourcesLink {
+    /// [`PauseChanged`].
+    pub pause_changed: Recipient<PauseChanged>,
+    /// [`DiscardBacklog`].
+    pub discard: Recipient<DiscardBacklog>,
+    /// [`ReleasedCounts`].
+    pub released: Recipient<ReleasedCounts>,
+    /// `EVENT_SOURCE_RATE_LIMITS`.
+    pub rate_limits: Arc<RateLimits>,
+}
+
+impl std::fmt::Debug for SourcesLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourcesLink").finish_non_exhaustive()
+    }
+}
+
+impl SourcesLink {
+    /// The link to a running directory.
+    pub fn to(directory: &Addr<SourceDirectory>, rate_limits: Arc<RateLimits>) -> SourcesLink {
+        SourcesLink {
+            pause_changed: directory.clone().recipient(),
+            discard: directory.clone().recipient(),
+            released: directory.clone().recipient(),
+            rate_limits,
+        }
+    }
+}
+
+/// One live limiter.
+struct Entry {
+    addr: Addr<SourceRateLimiter>,
+    /// Messages sent to it; compared with [`LimiterIdle::handled`].
+    sent: u64,
+}
+
+/// The per-source limiters and counters. One per process, supervised; see the module docs and `actors.md`.
+pub struct SourceDirectory {
+    storage: Storage,
+    rate_limits: Arc<RateLimits>,
+    shared: Option<RedisWindow>,
+    /// Where released events go once trigger evaluation exists.
+    downstream: Option<Recipient<EventsReleased>>,
+    idle_after: Duration,
+    limiters: HashMap<SourceName, Entry>,
+    released: HashMap<SourceName, u64>,
+    /// Counters waiting for the next write.
+    pending: HashMap<SourceName, StatsDelta>,
+    writing: bool,
+    /// The pauses read by the last poll (redis mode), to tell which changed.
+    known_pauses: HashMap<SourceName, SourcePause>,
+    polling: bool,
+    starts: u32,
+    metrics: crate::metrics::Metrics,
+}
+
+impl SourceDirectory {
+    /// A directory with no limiters yet. `shared` is the redis-mode window counter; `downstream` receives
+    /// released events (trigger evaluation).
+    pub fn new(
+        storage: Storage,
+        rate_limits: Arc<RateLimits>,
+        shared: Option<RedisWindow>,
+        downstream: Option<Recipient<EventsReleased>>,
+    ) -> SourceDirectory {
+        SourceDirectory {
+            storage,
+            rate_limits,
+            shared,
+            downstream,
+            idle_after: LIMITER_IDLE_AFTER,
+            limiters: HashMap::new(),
+            released: HashMap::new(),
+            pending: HashMap::new(),
+            writing: false,
+            known_pauses: HashMap::new(),
+            polling: false,
+            starts: 0,
+            metrics: crate::metrics::Metrics::detached(),
+        }
+    }
+
+    /// Has every limiter count its decisions in `metrics` instead of a detached set nobody scrapes.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> SourceDirectory {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Sets how long a limiter waits without messages (with an empty backlog) before it retires; the default is
+    /// [`LIMITER_IDLE_AFTER`].
+    pub fn with_idle_after(mut self, idle_after: Duration) -> SourceDirectory {
+        self.idle_after = idle_after;
+        self
+    }
+
+    /// Starts the supervised directory on the current arbiter and subscribes it to the router's
+    /// [`EventsStored`].
+    ///
+    /// # Errors
+    /// When the router is gone.
+    pub async fn launch(
+        directory: SourceDirectory,
+        router: Recipient<SubscribeStored>,
+    ) -> anyhow::Result<Addr<SourceDirectory>> {
+        let addr = Supervisor::start(move |_| directory);
+        router
+            .send(SubscribeStored {
+                recipient: addr.clone().recipient(),
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("The ingress router is gone: {e}."))?;
+        Ok(addr)
+    }
+
+    /// The limiter of `source`, started if there is none (a new limiter loads its pause and backlog as it
+    /// starts). The caller counts what it sends through [`Entry::sent`].
+    fn entry(&mut self, source: &SourceName, ctx: &mut Context<Self>) -> &mut Entry {
+        match self.limiters.entry(source.clone()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let link = LimiterLink {
+                    storage: self.storage.clone(),
+                    shared: self.shared.clone(),
+                    released_to: ctx.address().recipient(),
+                    idle_to: ctx.address().recipient(),
+                    idle_after: self.idle_after,
+                    metrics: self.metrics.clone(),
+                };
+                let limit = self.rate_limits.for_source(source);
+                let name = source.clone();
+                let addr = Supervisor::start(move |_| SourceRateLimiter::new(name, limit, link));
+                slot.insert(Entry { addr, sent: 0 })
+            }
+        }
+    }
+
+    /// Sends `msg` to `source`'s limiter (started if need be) and counts it.
+    fn tell<M>(&mut self, source: &SourceName, ctx: &mut Context<Self>, msg: M)
+    where
+        M: Message<Result = ()> + Send + 'static,
+        SourceRateLimiter: Handler<M>,
+    {
+        let entry = self.entry(source, ctx);
+        entry.sent += 1;
+        entry.addr.do_send(msg);
+    }
+
+    /// Writes the pending counters, unless a write is in progress (then they go with the next one).
+    fn flush_stats(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.pending.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let deltas: Vec<StatsDelta> = self.pending.drain().map(|(_, d)| d).collect();
+        let storage = self.storage.clone();
+        ctx.spawn(
+            async move {
+                let result = storage.sources().add_stats(deltas.clone()).await;
+                (result, deltas)
+            }
+            .into_actor(self)
+            .map(|(result, deltas), act, ctx| {
+                act.writing = false;
+                match result {
+                    Ok(()) => act.flush_stats(ctx),
+                    Err(e) => {
+                        tracing::warn!(error.message = %e, "Could not write source counters; retrying.");
+                        for delta in deltas {
+                            act.add_pending(delta);
+                        }
+                        ctx.run_later(STATS_RETRY, |act, ctx| act.flush_stats(ctx));
+                    }
+                }
+            }),
+        );
+    }
+
+    fn add_pending(&mut self, delta: StatsDelta) {
+        match self.pending.get_mut(&delta.source) {
+            Some(pending) => pending.merge(delta),
+            None => {
+                self.pending.insert(delta.source.clone(), delta);
+            }
+        }
+    }
+
+    /// Starts the limiters of every source with a durable backlog (after a restart), or tells live ones to adopt
+    /// rows other instances left. At start-up it holds the mailbox until done, so that limiters restore their
+    /// backlogs before the first new events arrive.
+    fn adopt_backlogs(&mut self, ctx: &mut Context<Self>, hold_mailbox: bool) {
+        let storage = self.storage.clone();
+        let adopt =
+            async move { storage.sources().backlogs().await }
+                .into_actor(self)
+                .map(|sources, act, ctx| match sources {
+                    Ok(sources) => {
+                        for (source, durable) in sources {
+                            if act.limiters.contains_key(&source) {
+                                act.tell(&source, ctx, AdoptBacklog { durable });
+                            } else {
+                                act.entry(&source, ctx);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error.message = %e, "Could not list deferred backlogs; the next sweep tries again.");
+                    }
+                });
+        if hold_mailbox {
+            ctx.wait(adopt);
+        } else {
+            ctx.spawn(adopt);
+        }
+    }
+
+    /// Reads every pause and tells the limiters of the sources whose pause changed (redis mode).
+    fn poll_pauses(&mut self, ctx: &mut Context<Self>) {
+        if self.polling {
+            return;
+        }
+        self.polling = true;
+        let storage = self.storage.clone();
+        ctx.spawn(
+            async move { storage.sources().pauses().await }
+                .into_actor(self)
+                .map(|pauses, act, ctx| {
+                    act.polling = false;
+                    let pauses = match pauses {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(error.message = %e, "Could not read source pauses; the next poll tries again.");
+                            return;
+                        }
+                    };
+                    let mut now: HashMap<SourceName, SourcePause> =
+                        pauses.into_iter().map(|p| (p.source.clone(), p)).collect();
+                    let mut changed: Vec<SourceName> = now
+                        .iter()
+                        .filter(|(source, pause)| act.known_pauses.get(*source) != Some(*pause))
+                        .map(|(source, _)| source.clone())
+                        .collect();
+                    changed.extend(act.known_pauses.keys().filter(|s| !now.contains_key(*s)).cloned());
+                    std::mem::swap(&mut act.known_pauses, &mut now);
+                    for source in changed {
+                        if act.limiters.contains_key(&source) {
+                            act.tell(&source, ctx, ReloadPause);
+                        }
+                    }
+                }),
+        );
+    }
+}
+
+impl Actor for SourceDirectory {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.starts += 1;
+        self.adopt_backlogs(ctx, true);
+        if self.shared.is_some() {
+            ctx.run_interval(PAUSE_POLL_INTERVAL, |act, ctx| act.poll_pauses(ctx));
+            ctx.run_interval(BACKLOG_SWEEP_INTERVAL, |act, ctx| {
+                act.adopt_backlogs(ctx, false)
+            });
+        }
+        self.flush_stats(ctx);
+    }
+}
+
+impl Supervised for SourceDirectory {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        tracing::warn!(
+            starts = self.starts,
+            "Source directory restarting; its limiters keep running."
+        );
+        // The write in progress was cancelled with the old context; its counters are lost (they are metrics,
+        // never events). What was pending is written by `started()`.
+        self.writing = false;
+        self.polling = false;
+    }
+}
+
+impl Handler<EventsStored> for SourceDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsStored, ctx: &mut Self::Context) {
+        // Group by source, keeping each source's events in `ingressSequence` order.
+        let mut groups: Vec<(SourceName, Vec<u32>, StatsDelta)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (position, event) in msg.events.iter().enumerate() {
+            let source = &event.envelope.source;
+            let slot = *index.entry(source.as_str()).or_insert_with(|| {
+                groups.push((source.clone(), Vec::new(), StatsDelta::zero(source.clone())));
+                groups.len() - 1
+            });
+            let (_, positions, delta) = &mut groups[slot];
+            // A batch holds at most a few thousand events.
+            positions.push(position as u32);
+            let lag_ms = (event.received_at - event.envelope.occurred_at)
+                .num_milliseconds()
+                .max(0);
+            delta.add_event(event.received_at, lag_ms);
+        }
+        drop(index);
+        for (source, positions, delta) in groups {
+            let events = EventSelection::new(msg.events.clone(), positions);
+            self.tell(&source, ctx, AdmitEvents { events });
+            self.add_pending(delta);
+        }
+        self.flush_stats(ctx);
+    }
+}
+
+impl Handler<EventsReleased> for SourceDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsReleased, _ctx: &mut Self::Context) {
+        *self.released.entry(msg.source.clone()).or_default() += msg.events.len() as u64;
+        if let Some(downstream) = &self.downstream {
+            downstream.do_send(msg);
+        }
+    }
+}
+
+impl Handler<LimiterIdle> for SourceDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: LimiterIdle, _ctx: &mut Self::Context) {
+        let Some(entry) = self.limiters.get(&msg.source) else {
+            return;
+        };
+        if entry.sent == msg.handled {
+            // Forgetting the address lets the limiter stop for good: a supervisor restarts an actor only while
+            // someone can still reach it.
+            if let Some(entry) = self.limiters.remove(&msg.source) {
+                entry.addr.do_send(Retire);
+            }
+        }
+    }
+}
+
+impl Handler<PauseChanged> for SourceDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: PauseChanged, ctx: &mut Self::Context) {
+        // A live limiter reloads; a new one loads the pause as it starts (and releases its backlog on resume).
+        if self.limiters.contains_key(&msg.source) {
+            self.tell(&msg.source, ctx, ReloadPause);
+        } else {
+            self.entry(&msg.source, ctx);
+        }
+    }
+}
+
+impl Handler<DiscardBacklog> for SourceDirectory {
+    type Result = ResponseFuture<Result<u64, SourceError>>;
+
+    fn handle(&mut self, msg: DiscardBacklog, ctx: &mut Self::Context) -> Self::Result {
+        let entry = self.entry(&msg.source, ctx);
+        entry.sent += 1;
+        let limiter = entry.addr.clone();
+        Box::pin(async move {
+            limiter
+                .send(DiscardDeferred)
+                .await
+                .unwrap_or(Err(SourceError::Gone))
+        })
+    }
+}
+
+impl Handler<ReleasedCounts> for SourceDirectory {
+    type Result = actix::MessageResult<ReleasedCounts>;
+
+    fn handle(&mut self, msg: ReleasedCounts, _ctx: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(
+            msg.sources
+                .into_iter()
+                .map(|s| {
+                    let n = self.released.get(&s).copied().unwrap_or(0);
+                    (s, n)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Handler<DrainSources> for SourceDirectory {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _msg: DrainSources, _ctx: &mut Self::Context) -> Self::Result {
+        let limiters: Vec<Addr<SourceRateLimiter>> = self
+            .limiters
+            .values_mut()
+            .map(|entry| {
+                entry.sent += 1;
+                entry.addr.clone()
+            })
+            .collect();
+        let flushed = futures::future::join_all(limiters.into_iter().map(|l| async move {
+            let _ = l.send(FlushDeferrals).await;
+        }));
+        // Write what is pending now, directly: a write in progress finishes on its own.
+        let deltas: Vec<StatsDelta> = self.pending.drain().map(|(_, d)| d).collect();
+        let storage = self.storage.clone();
+        Box::pin(
+            async move {
+                flushed.await;
+                if let Err(e) = storage.sources().add_stats(deltas).await {
+                    tracing::warn!(error.message = %e, "Could not write the last source counters at shutdown.");
+                }
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+#[cfg(test)]
+impl Handler<Crash> for SourceDirectory {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Crash, ctx: &mut Self::Context) {
+        use actix::ActorContext;
+        ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[derive(Message)]
+    #[rtype(result = "(u32, usize)")]
+    struct Starts;
+
+    impl Handler<Starts> for SourceDirectory {
+        type Result = actix::MessageResult<Starts>;
+        fn handle(&mut self, _msg: Starts, _ctx: &mut Self::Context) -> Self::Result {
+            actix::MessageResult((self.starts, self.limiters.len()))
+        }
+    }
+
+    #[actix_rt::test]
+    async fn the_supervisor_restarts_a_stopped_directory_which_keeps_its_limiters_and_adopts_backlogs()
+     {
+        // Arrange: a durable backlog left by an earlier run.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+        let storage = Storage::connect(&url).await.unwrap();
+        storage.migrate().await.unwrap();
+        let left = SourceName::parse("left.behind".into()).unwrap();
+        let events = ["e-1", "e-2"]
+            .into_iter()
+            .map(|id| {
+                let envelope = crate::domain::Envelope::parse(
+                    serde_json::json!({"id": id, "type": "test.event.happened", "source": "left.behind"}),
+                    &crate::domain::ParseContext::new(Utc::now()),
+                    || unreachable!("the id is given"),
+                )
+                .unwrap();
+                crate::storage::NewEvent::new(envelope, Utc::now(), None, None)
+            })
+            .collect();
+        let stored = storage
+            .events()
+            .persist_batch(events, vec![])
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = stored.stored.iter().map(|e| e.ingress_sequence).collect();
+        storage.sources().defer(&left, &seqs, None).await.unwrap();
+        let directory = Supervisor::start({
+            let storage = storage.clone();
+            move |_| SourceDirectory::new(storage, Arc::new(RateLimits::default()), None, None)
+        });
+
+        // Act
+        directory.send(Crash).await.unwrap();
+        directory.send(Crash).await.unwrap();
+        directory.send(DrainSources).await.unwrap();
+
+        // Assert
+        let (starts, limiters) = directory.send(Starts).await.unwrap();
+        assert_eq!(starts, 3, "one start and two restarts");
+        assert_eq!(limiters, 1, "the backlogged source got its limiter, once");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let counts = directory
+                .send(ReleasedCounts {
+                    sources: vec![left.clone()],
+                })
+                .await
+                .unwrap();
+            if counts.get(&left) == Some(&2) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the backlog was not released: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[actix_rt::test]
+    async fn an_idle_limiter_retires_and_the_next_event_of_its_source_starts_a_fresh_one() {
+        // Arrange
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+        let storage = Storage::connect(&url).await.unwrap();
+        storage.migrate().await.unwrap();
+        let directory = Supervisor::start(move |_| {
+            SourceDirectory::new(storage, Arc::new(RateLimits::default()), None, None)
+                .with_idle_after(Duration::from_millis(50))
+        });
+        let quiet = SourceName::parse("quiet.api".into()).unwrap();
+        let stored = |seq: i64| {
+            let envelope = crate::domain::Envelope::parse(
+                serde_json::json!({"id": format!("q-{seq}"), "type": "test.event.happened", "source": "quiet.api"}),
+                &crate::domain::ParseContext::new(Utc::now()),
+                || unreachable!("the id is given"),
+            )
+            .unwrap();
+            crate::storage::StoredEvent {
+                envelope,
+                ingress_sequence: seq,
+                severity: crate::domain::Severity::Info,
+                received_at: Utc::now(),
+                schema_version: None,
+            }
+        };
+        let until = |what: &'static str, want: (u64, usize)| {
+            let directory = directory.clone();
+            let quiet = quiet.clone();
+            async move {
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                loop {
+                    let released = directory
+                        .send(ReleasedCounts {
+                            sources: vec![quiet.clone()],
+                        })
+                        .await
+                        .unwrap()
+                        .get(&quiet)
+                        .copied()
+                        .unwrap_or(0);
+                    let (_, limiters) = directory.send(Starts).await.unwrap();
+                    if (released, limiters) == want {
+                        return;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "{what}: {:?}",
+                        (released, limiters)
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        };
+
+        // Act and assert: the first event starts a limiter, which retires once idle...
+        directory.do_send(EventsStored {
+            events: Arc::from(vec![stored(1)]),
+        });
+        until("the first release, then retirement", (1, 0)).await;
+        // ... and the next event starts a fresh one.
+        directory.do_send(EventsStored {
+            events: Arc::from(vec![stored(2)]),
+        });
+        until("the second release by a fresh limiter", (2, 1)).await;
+    }
+}

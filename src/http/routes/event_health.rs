@@ -1,0 +1,267 @@
+//! `GET /admin/event-health` and `GET /admin/queue-health` (SPEC §6.9, scope `events:read`): what the pipeline
+//! is doing, at a glance.
+//!
+//! Every read is bounded whatever the traffic: the ingress queue costs a few `XINFO` / `XPENDING`-summary /
+//! `XRANGE … COUNT 1` commands (never the per-entry pending list); sources are the first
+//! [`HEALTH_SOURCES_LIMIT`] by name (the full list pages through `GET /admin/sources`); the deferral backlog is one
+//! grouped count plus the table of pauses.
+//!
+//! Until triggers exist (their issue), `triggers` and `pausedTriggers` are empty, the `triggers` queue is empty
+//! with no consumer, and the `deliveries` retry backlog is zero.
+//!
+//! A queue whose backing service does not answer is reported with `null` numbers and an `error`, rather than
+//! failing the whole answer: health is what an operator reads while something is down.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::auth::Scope;
+use crate::domain::{SourceName, format_timestamp};
+use crate::http::{ApiError, AppState, Caller};
+use crate::queue::{Queue, QueueHealth};
+use crate::storage::{SourceOverview, SourcePause};
+
+/// Most sources listed by `/admin/event-health` (`sourcesTruncated` tells when there are more).
+pub const HEALTH_SOURCES_LIMIT: u64 = 200;
+
+/// `GET /admin/event-health`.
+#[tracing::instrument(name = "event_health", skip_all)]
+pub async fn event_health(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::EventsRead)?;
+    let now = Utc::now();
+    let repo = state.storage.sources();
+    let mut sources = repo.list(None, HEALTH_SOURCES_LIMIT).await?;
+    let truncated = sources.len() as u64 > HEALTH_SOURCES_LIMIT;
+    sources.truncate(HEALTH_SOURCES_LIMIT as usize);
+    let pauses: Vec<SourcePause> = repo
+        .pauses()
+        .await?
+        .into_iter()
+        .filter(|p| p.is_active(now))
+        .collect();
+    let backlogs = repo.backlogs().await?;
+    let ingress = ingress_queue(&state.queue, state.mode.as_str()).await;
+    let rate_limits: Vec<Value> = state
+        .sources
+        .rate_limits
+        .entries()
+        .map(|(source, limit)| {
+            json!({
+                "source": source,
+                "limit": limit.limit(),
+                "intervalMs": limit.interval_ms(),
+                "pauseMs": limit.pause_ms(),
+            })
+        })
+        .collect();
+    let body = json!({ "data": {
+        "generatedAt": format_timestamp(now),
+        "mode": state.mode.as_str(),
+        "queues": {
+            "ingress": ingress,
+            "triggers": idle_queue(state.mode.as_str()),
+        },
+        "sources": sources.iter().map(source_metrics).collect::<Vec<_>>(),
+        "sourcesTruncated": truncated,
+        "triggers": [],
+        "pausedSources": pauses.iter().map(|p| json!({
+            "source": p.source.as_str(),
+            "until": p.until.map(format_timestamp),
+            "reason": p.reason,
+            "actor": p.actor,
+            "kind": p.kind.as_str(),
+            "pausedAt": format_timestamp(p.paused_at),
+        })).collect::<Vec<_>>(),
+        "pausedTriggers": [],
+        "rateLimits": rate_limits,
+        "retries": {
+            "ingress": deferral_retries(&backlogs, &pauses),
+            "deliveries": { "total": 0, "overdue": 0, "nextAttemptAt": null },
+        },
+    }});
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /admin/queue-health`: every queue Herald uses, with depth and latency (the age of its oldest entry
+/// without an outcome).
+#[tracing::instrument(name = "queue_health", skip_all)]
+pub async fn queue_health(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::EventsRead)?;
+    let now = Utc::now();
+    let mode = state.mode.as_str();
+    let mut ingress = ingress_queue(&state.queue, mode).await;
+    if let Value::Object(fields) = &mut ingress {
+        fields.insert("name".into(), json!("ingress"));
+        match &state.queue {
+            Queue::Redis(q) => {
+                fields.insert("kind".into(), json!("redis_stream"));
+                fields.insert("stream".into(), json!(q.stream()));
+                fields.insert("group".into(), json!(q.group()));
+            }
+            Queue::Inline(_) => {
+                fields.insert("kind".into(), json!("in_process"));
+            }
+        }
+    }
+    let repo = state.storage.sources();
+    let backlogs = repo.backlogs().await?;
+    let oldest = repo.oldest_deferral_at().await?;
+    let deferred: u64 = backlogs.iter().map(|(_, n)| n).sum();
+    let deferrals = json!({
+        "name": "source_deferrals",
+        "kind": "table",
+        "mode": mode,
+        "depth": deferred,
+        "pending": 0,
+        "oldestPendingAgeMs": oldest.map(|at| age_ms(now, at)),
+        "consumers": backlogs.len(),
+        "sources": backlogs.len(),
+    });
+    Ok(HttpResponse::Ok().json(json!({ "data": {
+        "generatedAt": format_timestamp(now),
+        "mode": mode,
+        "queues": [ingress, deferrals],
+    }})))
+}
+
+/// The ingress queue as SPEC's `Q` (`{mode, depth, pending, oldestPendingAgeMs, consumers}`), plus the stream's
+/// `length` in redis mode; `null` numbers and an `error` when Redis does not answer.
+async fn ingress_queue(queue: &Queue, mode: &str) -> Value {
+    match queue.health().await {
+        Ok(QueueHealth {
+            depth,
+            pending,
+            oldest_pending_age_ms,
+            consumers,
+            length,
+        }) => {
+            let mut q = json!({
+                "mode": mode,
+                "depth": depth,
+                "pending": pending,
+                "oldestPendingAgeMs": oldest_pending_age_ms,
+                "consumers": consumers,
+            });
+            if let (Some(length), Value::Object(fields)) = (length, &mut q) {
+                fields.insert("length".into(), json!(length));
+            }
+            q
+        }
+        Err(e) => {
+            tracing::warn!(error.message = %e, "Could not read the ingress queue's health.");
+            json!({
+                "mode": mode,
+                "depth": null,
+                "pending": null,
+                "oldestPendingAgeMs": null,
+                "consumers": null,
+                "error": e.to_string(),
+            })
+        }
+    }
+}
+
+/// A queue with nothing in it and nobody reading it (triggers, until their issue).
+fn idle_queue(mode: &str) -> Value {
+    json!({ "mode": mode, "depth": 0, "pending": 0, "oldestPendingAgeMs": null, "consumers": 0 })
+}
+
+/// One source's SPEC §4 metrics, summed across instances.
+fn source_metrics(o: &SourceOverview) -> Value {
+    json!({
+        "source": o.source.as_str(),
+        "total": o.total,
+        "throttled": o.throttled,
+        "failures": o.failures,
+        "dropped": o.dropped,
+        "lagMs": {
+            "avg": (o.total > 0).then(|| o.lag_ms_sum / o.total),
+            "latest": o.lag_ms_latest,
+            "max": o.lag_ms_max,
+        },
+        "lastEventAt": o.last_event_at.map(format_timestamp),
+        "backlog": o.backlog,
+    })
+}
+
+/// The deferred trigger evaluations as SPEC's `R`: `total` deferred events; `overdue`, those whose source is no
+/// longer paused (their release time has come; the limiter paces them at the source's rate); `nextAttemptAt`,
+/// the earliest end of a pause that holds a backlog (`null` when none ends by itself).
+fn deferral_retries(backlogs: &[(SourceName, u64)], active_pauses: &[SourcePause]) -> Value {
+    let ends: HashMap<&SourceName, Option<DateTime<Utc>>> =
+        active_pauses.iter().map(|p| (&p.source, p.until)).collect();
+    let mut total = 0u64;
+    let mut overdue = 0u64;
+    let mut next: Option<DateTime<Utc>> = None;
+    for (source, n) in backlogs {
+        total += n;
+        match ends.get(source) {
+            None => overdue += n,
+            Some(Some(until)) => next = Some(next.map_or(*until, |t| t.min(*until))),
+            Some(None) => {}
+        }
+    }
+    json!({ "total": total, "overdue": overdue, "nextAttemptAt": next.map(format_timestamp) })
+}
+
+fn age_ms(now: DateTime<Utc>, at: DateTime<Utc>) -> i64 {
+    (now - at).num_milliseconds().max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::PauseKind;
+
+    fn name(s: &str) -> SourceName {
+        SourceName::parse(s.to_owned()).unwrap()
+    }
+
+    fn pause(source: &str, until: Option<DateTime<Utc>>) -> SourcePause {
+        SourcePause {
+            source: name(source),
+            kind: PauseKind::Manual,
+            reason: "test".into(),
+            actor: "alice".into(),
+            paused_at: Utc::now(),
+            until,
+        }
+    }
+
+    #[test]
+    fn deferred_events_of_running_sources_are_overdue_and_the_next_attempt_is_the_earliest_pause_end()
+     {
+        let soon = Utc::now() + chrono::Duration::seconds(10);
+        let later = soon + chrono::Duration::seconds(10);
+        let backlogs = vec![
+            (name("running.api"), 3),
+            (name("paused.soon"), 4),
+            (name("paused.later"), 5),
+            (name("paused.forever"), 6),
+        ];
+        let pauses = vec![
+            pause("paused.soon", Some(soon)),
+            pause("paused.later", Some(later)),
+            pause("paused.forever", None),
+            pause("no.backlog", Some(Utc::now())),
+        ];
+        let r = deferral_retries(&backlogs, &pauses);
+        assert_eq!(r["total"], 18);
+        assert_eq!(r["overdue"], 3);
+        assert_eq!(r["nextAttemptAt"], json!(format_timestamp(soon)));
+        let empty = deferral_retries(&[], &pauses);
+        assert_eq!(
+            empty,
+            json!({"total": 0, "overdue": 0, "nextAttemptAt": null})
+        );
+    }
+}
