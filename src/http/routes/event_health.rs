@@ -20,9 +20,10 @@ use serde_json::{Value, json};
 
 use crate::auth::Scope;
 use crate::domain::{SourceName, format_timestamp};
+use crate::http::routes::sources::source_metrics;
 use crate::http::{ApiError, AppState, Caller};
 use crate::queue::{Queue, QueueHealth};
-use crate::storage::{SourceOverview, SourcePause};
+use crate::storage::SourcePause;
 
 /// Most sources listed by `/admin/event-health` (`sourcesTruncated` tells when there are more).
 pub const HEALTH_SOURCES_LIMIT: u64 = 200;
@@ -173,24 +174,6 @@ async fn ingress_queue(queue: &Queue, mode: &str) -> Value {
 /// A queue with nothing in it and nobody reading it (triggers, until their issue).
 fn idle_queue(mode: &str) -> Value {
     json!({ "mode": mode, "depth": 0, "pending": 0, "oldestPendingAgeMs": null, "consumers": 0 })
-}
-
-/// One source's SPEC §4 metrics, summed across instances.
-fn source_metrics(o: &SourceOverview) -> Value {
-    json!({
-        "source": o.source.as_str(),
-        "total": o.total,
-        "throttled": o.throttled,
-        "failures": o.failures,
-        "dropped": o.dropped,
-        "lagMs": {
-            "avg": (o.total > 0).then(|| o.lag_ms_sum / o.total),
-            "latest": o.lag_ms_latest,
-            "max": o.lag_ms_max,
-        },
-        "lastEventAt": o.last_event_at.map(format_timestamp),
-        "backlog": o.backlog,
-    })
 }
 
 /// The deferred trigger evaluations as SPEC's `R`: `total` deferred events; `overdue`, those whose source is no

@@ -179,16 +179,14 @@ async fn released_counts(state: &AppState, sources: Vec<SourceName>) -> HashMap<
     }
 }
 
-/// The SPEC §4 metrics of one source, with its pause and rate limit.
-fn view(state: &AppState, o: &SourceOverview, released: u64) -> Value {
-    let limit: Option<RateLimit> = state.sources.rate_limits.for_source(&o.source);
+/// One source's SPEC §4 metrics, summed across instances (also the `sources` of `/admin/event-health`).
+pub fn source_metrics(o: &SourceOverview) -> Value {
     json!({
         "source": o.source.as_str(),
         "total": o.total,
         "throttled": o.throttled,
         "failures": o.failures,
         "dropped": o.dropped,
-        "released": released,
         "lagMs": {
             "avg": (o.total > 0).then(|| o.lag_ms_sum / o.total),
             "latest": o.lag_ms_latest,
@@ -196,19 +194,27 @@ fn view(state: &AppState, o: &SourceOverview, released: u64) -> Value {
         },
         "lastEventAt": o.last_event_at.map(format_timestamp),
         "backlog": o.backlog,
-        "paused": o.pause.as_ref().map(|p| json!({
-            "kind": p.kind.as_str(),
-            "reason": p.reason,
-            "actor": p.actor,
-            "pausedAt": format_timestamp(p.paused_at),
-            "until": p.until.map(format_timestamp),
-        })),
-        "rateLimit": limit.map(|l| json!({
-            "limit": l.limit(),
-            "intervalMs": l.interval_ms(),
-            "pauseMs": l.pause_ms(),
-        })),
     })
+}
+
+/// The SPEC §4 metrics of one source, with this instance's releases, its pause and rate limit.
+fn view(state: &AppState, o: &SourceOverview, released: u64) -> Value {
+    let limit: Option<RateLimit> = state.sources.rate_limits.for_source(&o.source);
+    let mut view = source_metrics(o);
+    view["released"] = json!(released);
+    view["paused"] = json!(o.pause.as_ref().map(|p| json!({
+        "kind": p.kind.as_str(),
+        "reason": p.reason,
+        "actor": p.actor,
+        "pausedAt": format_timestamp(p.paused_at),
+        "until": p.until.map(format_timestamp),
+    })));
+    view["rateLimit"] = json!(limit.map(|l| json!({
+        "limit": l.limit(),
+        "intervalMs": l.interval_ms(),
+        "pauseMs": l.pause_ms(),
+    })));
+    view
 }
 
 fn invalid(e: ValidationError) -> ApiError {
