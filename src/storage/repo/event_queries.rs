@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement, TransactionTrait,
-    Value as SqlValue,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, Statement,
+    TransactionTrait, Value as SqlValue,
 };
 
 use super::events::{EventsRepo, StoredEvent, from_model};
@@ -408,12 +408,7 @@ impl EventsRepo<'_> {
     ) -> Result<Vec<(String, u64)>, StorageError> {
         let statement = Statement::from_sql_and_values(backend, sql, values);
         let rows = if backend == DbBackend::Postgres {
-            let txn = self.read().begin().await?;
-            txn.execute_unprepared(&format!(
-                "SET LOCAL statement_timeout = {}",
-                timeout.as_millis()
-            ))
-            .await?;
+            let txn = begin_with_statement_timeout(self.read(), timeout).await?;
             let rows = txn.query_all_raw(statement).await.map_err(timeout_or)?;
             txn.commit().await?;
             rows
@@ -455,12 +450,7 @@ async fn with_statement_timeout(
     sql: String,
     values: Vec<SqlValue>,
 ) -> Result<Vec<events::Model>, StorageError> {
-    let txn = db.begin().await?;
-    txn.execute_unprepared(&format!(
-        "SET LOCAL statement_timeout = {}",
-        timeout.as_millis()
-    ))
-    .await?;
+    let txn = begin_with_statement_timeout(db, timeout).await?;
     let rows = events::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -472,6 +462,20 @@ async fn with_statement_timeout(
         .map_err(timeout_or)?;
     txn.commit().await?;
     Ok(rows)
+}
+
+/// A PostgreSQL read transaction whose statements stop after `timeout` (`HERALD_QUERY_TIMEOUT_MS`).
+async fn begin_with_statement_timeout(
+    db: &DatabaseConnection,
+    timeout: Duration,
+) -> Result<DatabaseTransaction, StorageError> {
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!(
+        "SET LOCAL statement_timeout = {}",
+        timeout.as_millis()
+    ))
+    .await?;
+    Ok(txn)
 }
 
 /// PostgreSQL cancels a statement past `statement_timeout` with SQLSTATE 57014 (`query_canceled`).
