@@ -586,8 +586,18 @@ pub(super) fn round(x: f64) -> f64 {
 
 /// Peak resident set size of this process (`VmHWM`), in bytes.
 pub(super) fn peak_rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmHWM:")
+}
+
+/// Resident set size of this process now (`VmRSS`), in bytes.
+pub(super) fn current_rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmRSS:")
+}
+
+/// A `kB` line of `/proc/self/status` (`VmHWM:`, `VmRSS:`), in bytes; `None` off Linux.
+fn proc_status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

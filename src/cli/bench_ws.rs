@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::bench::current_rss_bytes;
 use futures::StreamExt;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
@@ -244,14 +245,6 @@ fn lagged_missed(frame: &str) -> Option<u64> {
     }
     let value: serde_json::Value = serde_json::from_str(frame).ok()?;
     value["data"]["missed"].as_u64()
-}
-
-/// Resident set size of this process now (`VmRSS`), in bytes.
-fn current_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 #[cfg(test)]

@@ -117,22 +117,15 @@ impl From<std::io::Error> for Failure {
 
 /// Runs `herald events …`.
 pub fn run(command: EventsCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("herald events: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
+    let result = match super::block_on("events", async {
         match &command {
             EventsCommand::List(args) => list(args).await,
             EventsCommand::Get(args) => get(args).await,
         }
-    });
+    }) {
+        Ok(result) => result,
+        Err(code) => return code,
+    };
     match result {
         Ok(()) | Err(Failure::StdoutClosed) => ExitCode::SUCCESS,
         Err(Failure::Message(message)) => {

@@ -81,6 +81,21 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Runs `future` on a current-thread runtime, for the commands that only talk to a running Herald over HTTP.
+/// A runtime that cannot start is reported on stderr as `herald <command>: …`, with exit code 1.
+fn block_on<F: std::future::Future>(command: &str, future: F) -> Result<F::Output, ExitCode> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Ok(runtime.block_on(future)),
+        Err(e) => {
+            eprintln!("herald {command}: {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn with_settings(
     config: Option<PathBuf>,
     f: impl FnOnce(Settings) -> anyhow::Result<()>,

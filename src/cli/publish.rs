@@ -49,22 +49,15 @@ struct Summary {
 
 /// Runs `herald publish`.
 pub fn run(args: PublishArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("herald publish: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
+    let result = match super::block_on("publish", async {
         match &args.file {
             Some(path) => publish_file(&args, path).await,
             None => publish_one(&args).await,
         }
-    });
+    }) {
+        Ok(result) => result,
+        Err(code) => return code,
+    };
     match result {
         Ok(summary) => report(&args, &summary),
         Err(message) => {
