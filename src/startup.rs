@@ -134,14 +134,11 @@ impl Application {
             relay,
         )
         .await?;
-        let shared_window = match (&settings.events_mode, &settings.redis_url) {
-            (EventsMode::Redis, Some(url)) => Some(RedisWindow::new(
-                crate::queue::redis_client(url)
-                    .await
-                    .context("Failed to connect to Redis (REDIS_URL) for source rate limits.")?,
-                &settings.event_stream,
-            )),
-            _ => None,
+        let shared_window = match &queue {
+            Queue::Redis(streams) => {
+                Some(RedisWindow::new(streams.commands(), &settings.event_stream))
+            }
+            Queue::Inline(_) => None,
         };
         let rate_limits = Arc::new(settings.event_source_rate_limits.clone());
         let sources = SourceDirectory::launch(

@@ -92,6 +92,12 @@ struct Inner {
 }
 
 impl RedisStreams {
+    /// The command connection (fred multiplexes it), for other Herald parts that talk to the same Redis, such as
+    /// the shared source windows; cloning shares the connection.
+    pub fn commands(&self) -> fred::clients::Client {
+        self.inner.commands.clone()
+    }
+
     /// Connects, creates the consumer group (with `MKSTREAM`, at id `0` so entries published before Herald's
     /// first start are read), and warns when Redis keeps nothing on disk.
     ///
