@@ -329,10 +329,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn the_supervisor_restarts_a_stopped_router_and_keeps_it_serving() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-        let storage = Storage::connect(&url).await.unwrap();
-        storage.migrate().await.unwrap();
+        let (_dir, storage) = Storage::scratch().await;
         let router = Supervisor::start(move |_| IngressRouter::new(storage, 262_144));
         router.send(Crash).await.unwrap();
         router.send(Crash).await.unwrap();

@@ -545,10 +545,7 @@ mod tests {
     async fn the_supervisor_restarts_a_stopped_directory_which_keeps_its_limiters_and_adopts_backlogs()
      {
         // Arrange: a durable backlog left by an earlier run.
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-        let storage = Storage::connect(&url).await.unwrap();
-        storage.migrate().await.unwrap();
+        let (_dir, storage) = Storage::scratch().await;
         let left = SourceName::parse("left.behind".into()).unwrap();
         let events = ["e-1", "e-2"]
             .into_iter()
@@ -605,10 +602,7 @@ mod tests {
     #[actix_rt::test]
     async fn an_idle_limiter_retires_and_the_next_event_of_its_source_starts_a_fresh_one() {
         // Arrange
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-        let storage = Storage::connect(&url).await.unwrap();
-        storage.migrate().await.unwrap();
+        let (_dir, storage) = Storage::scratch().await;
         let directory = Supervisor::start(move |_| {
             SourceDirectory::new(storage, Arc::new(RateLimits::default()), None, None)
                 .with_idle_after(Duration::from_millis(50))

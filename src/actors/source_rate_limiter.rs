@@ -592,11 +592,7 @@ mod tests {
     }
 
     async fn storage() -> (tempfile::TempDir, Storage) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-        let storage = Storage::connect(&url).await.unwrap();
-        storage.migrate().await.unwrap();
-        (dir, storage)
+        Storage::scratch().await
     }
 
     fn source() -> SourceName {

@@ -127,6 +127,20 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// A migrated SQLite database in a fresh temporary directory, for unit tests; the directory lives as long as
+    /// the returned guard.
+    #[cfg(test)]
+    pub(crate) async fn scratch() -> (tempfile::TempDir, Storage) {
+        // unwrap: tests only; a test without a temporary directory or SQLite cannot run anyway.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+        let storage = Storage::connect(&url).await.unwrap();
+        storage.migrate().await.unwrap();
+        (dir, storage)
+    }
+}
+
 fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
