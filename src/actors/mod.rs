@@ -22,7 +22,8 @@ pub use messages::{EventSelection, EventsReleased, EventsStored};
 pub use redis_window::RedisWindow;
 pub use source_directory::{
     BACKLOG_SWEEP_INTERVAL, DiscardBacklog, DrainSources, LIMITER_IDLE_AFTER, LimiterIdle,
-    PAUSE_POLL_INTERVAL, PauseChanged, ReleasedCounts, SourceDirectory, SourcesLink,
+    PAUSE_POLL_INTERVAL, PauseChanged, ReleasedCounts, STATS_WRITE_INTERVAL, SourceDirectory,
+    SourcesLink,
 };
 pub use source_rate_limiter::{
     AdmitEvents, AdoptBacklog, DiscardDeferred, FlushDeferrals, LimiterLink, ReloadPause, Retire,

@@ -1,0 +1,119 @@
+//! The shared sliding window of redis mode (`RedisWindow`, SPEC §4 and §13), against a real Redis: one window per
+//! source whichever instance counts, exactly `limit` per interval, and asks made together share a script call.
+
+use std::time::Duration;
+
+use fred::prelude::{ClientLike, KeysInterface};
+use herald::actors::RedisWindow;
+use herald::domain::{RateLimit, SourceName};
+use secrecy::SecretString;
+
+use crate::helpers::redis_url;
+
+async fn client() -> fred::clients::Client {
+    herald::queue::redis_client(&SecretString::from(redis_url()))
+        .await
+        .expect("Redis")
+}
+
+fn stream() -> String {
+    let id = ulid::Ulid::generate().to_string().to_lowercase();
+    format!("herald:test:{id}:events")
+}
+
+fn source(name: &str) -> SourceName {
+    SourceName::parse(name.to_owned()).expect("valid source name")
+}
+
+#[tokio::test]
+async fn two_instances_grant_exactly_the_limit_of_each_sources_window_between_them() {
+    // Arrange: two instances' counters on one stream; 40 sources with 10 events per minute each.
+    let stream = stream();
+    let (a, b) = (
+        RedisWindow::new(client().await, &stream),
+        RedisWindow::new(client().await, &stream),
+    );
+    let limit = RateLimit::new(10, 60_000, 60_000).expect("valid limit");
+    let sources: Vec<SourceName> = (0..40).map(|i| source(&format!("svc-{i}"))).collect();
+
+    // Act: five rounds in which both instances ask for 3 slots for every source at once.
+    let mut granted = vec![0u32; sources.len()];
+    let mut refusals = Vec::new();
+    for _ in 0..5 {
+        let asks = sources
+            .iter()
+            .flat_map(|s| [a.take(s, limit, 3), b.take(s, limit, 3)]);
+        let answers = futures::future::join_all(asks).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let grant = answer.expect("Redis answers");
+            assert!(grant.granted <= 3);
+            granted[i / 2] += grant.granted;
+            if grant.granted < 3 {
+                refusals.push(grant.retry_in_ms);
+            }
+        }
+    }
+
+    // Assert: 30 asked per source, exactly 10 granted; every short grant says when a slot frees.
+    assert_eq!(granted, vec![10; sources.len()]);
+    assert!(!refusals.is_empty());
+    assert!(
+        refusals.iter().all(|&ms| (1..=60_000).contains(&ms)),
+        "{refusals:?}"
+    );
+    // Asks made together share calls: 400 asks, far fewer script calls.
+    let calls = a.script_calls() + b.script_calls();
+    assert!(calls < 400 / 4, "{calls} script calls for 400 asks");
+}
+
+#[tokio::test]
+async fn a_window_slides_and_its_key_expires_one_interval_after_the_last_write() {
+    // Arrange
+    let stream = stream();
+    let redis = client().await;
+    let window = RedisWindow::new(redis.clone(), &stream);
+    let source = source("billing");
+    let limit = RateLimit::new(5, 300, 300).expect("valid limit");
+
+    // Act: fill the window, then ask for one more.
+    let full = window.take(&source, limit, 5).await.expect("Redis answers");
+    let over = window.take(&source, limit, 1).await.expect("Redis answers");
+
+    // Assert: 5 granted, then none, with a slot freeing within the interval; the key expires with it.
+    assert_eq!((full.granted, full.retry_in_ms), (5, 0));
+    assert_eq!(over.granted, 0);
+    assert!((1..=300).contains(&over.retry_in_ms), "{over:?}");
+    let ttl: i64 = redis.pttl(window.key(&source)).await.expect("PTTL");
+    assert!((1..=300).contains(&ttl), "PTTL {ttl}");
+
+    // Act: wait until the slot the window named is free.
+    tokio::time::sleep(Duration::from_millis(over.retry_in_ms + 20)).await;
+    let later = window.take(&source, limit, 2).await.expect("Redis answers");
+
+    // Assert: the first five slid out together, so both fit.
+    assert_eq!(later.granted, 2);
+}
+
+#[tokio::test]
+async fn one_call_grants_a_large_ask_in_full() {
+    // Arrange: a source whose stored batch is bigger than the script's ZADD chunk (500).
+    let stream = stream();
+    let redis = client().await;
+    let window = RedisWindow::new(redis.clone(), &stream);
+    let source = source("bulk");
+    let limit = RateLimit::new(1_800, 60_000, 60_000).expect("valid limit");
+
+    // Act
+    let grant = window
+        .take(&source, limit, 2_000)
+        .await
+        .expect("Redis answers");
+
+    // Assert: exactly the limit was recorded, one member per event.
+    assert_eq!(grant.granted, 1_800);
+    let members: u64 = redis
+        .custom(fred::cmd!("ZCARD"), vec![window.key(&source)])
+        .await
+        .expect("ZCARD");
+    assert_eq!(members, 1_800);
+}
