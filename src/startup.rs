@@ -143,7 +143,8 @@ impl Application {
         let rate_limits = Arc::new(settings.event_source_rate_limits.clone());
         let sources = SourceDirectory::launch(
             SourceDirectory::new(storage.clone(), rate_limits.clone(), shared_window, None)
-                .with_metrics(metrics.clone()),
+                .with_metrics(metrics.clone())
+                .with_notices(ws_hub.clone().recipient()),
             router.clone().recipient(),
         )
         .await?;

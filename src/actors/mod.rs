@@ -35,8 +35,8 @@ pub use ws_frames::{
     SubscribeRequest,
 };
 pub use ws_hub::{
-    AttachRelay, CloseSessions, Connect, Disconnect, RelayedEvents, StopRelay, Subscribe, WsHub,
-    WsHubLink,
+    AttachRelay, CloseSessions, Connect, Disconnect, Notify, RelayedEvents, StopRelay, Subscribe,
+    WsHub, WsHubLink,
 };
 pub use ws_relay::{Relay, RelaySettings};
 pub use ws_session::{Deliver, GoingAway, PROTOCOL as WS_PROTOCOL, WsSession};

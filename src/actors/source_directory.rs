@@ -11,11 +11,14 @@
 //! issue consumes this message), the directory counts them per source (`released` in `GET /admin/sources`: this
 //! instance's count since it started) and forwards them to the optional downstream recipient.
 //!
-//! In redis mode (several instances, SPEC §13) it also polls `source_pauses` every [`PAUSE_POLL_INTERVAL`] and
-//! tells the limiters of changed sources to reload, so a pause made on one instance holds on all within a second;
-//! and every [`BACKLOG_SWEEP_INTERVAL`] it has the limiters of sources with durable backlogs adopt rows a stopped
-//! instance left behind. A poll, rather than a pub/sub notification: one small read of a table with a row per
-//! paused source costs less than a subscriber connection, and it cannot miss a message while Redis reconnects.
+//! It polls `source_pauses` every [`PAUSE_POLL_INTERVAL`]: the limiters of sources whose pause changed reload it
+//! (in redis mode, with several instances, SPEC §13, this is how a pause made on one instance holds on all within a
+//! second), and the WebSocket hub gets a `source.paused` or `source.resumed` notice for every pause that started,
+//! changed or ended, whoever made it and whether it ended by hand or by expiry (SPEC §7). A poll, rather than a
+//! pub/sub notification: one small read of a table with a row per paused source costs less than a subscriber
+//! connection, it cannot miss a message while Redis reconnects, and it sees expiries, which nobody announces.
+//! In redis mode it also, every [`BACKLOG_SWEEP_INTERVAL`], has the limiters of sources with durable backlogs
+//! adopt rows a stopped instance left behind.
 //!
 //! **Restart.** The supervisor re-uses the same value: `restarting()` keeps the limiters (they are supervised on
 //! their own) and the release counts, and drops the pending counters of the write that was cut short only if
@@ -30,6 +33,7 @@ use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Recipient,
     ResponseActFuture, ResponseFuture, Supervised, Supervisor, WrapFuture,
 };
+use chrono::Utc;
 
 use super::ingress_router::SubscribeStored;
 use super::messages::{EventSelection, EventsReleased, EventsStored};
@@ -38,6 +42,8 @@ use super::source_rate_limiter::{
     AdmitEvents, AdoptBacklog, DiscardDeferred, FlushDeferrals, LimiterLink, ReloadPause, Retire,
     SourceError, SourceRateLimiter,
 };
+use super::ws_frames::{source_paused_frame, source_resumed_frame};
+use super::ws_hub::Notify;
 use crate::config::rate_limits::RateLimits;
 use crate::domain::SourceName;
 use crate::storage::{SourcePause, StatsDelta, Storage};
@@ -158,8 +164,10 @@ pub struct SourceDirectory {
     last_write: Option<Instant>,
     /// A paced write waits for its timer.
     write_scheduled: bool,
-    /// The pauses read by the last poll (redis mode), to tell which changed.
-    known_pauses: HashMap<SourceName, SourcePause>,
+    /// The pauses in force at the last poll, to tell which changed; `None` before the first.
+    known_pauses: Option<HashMap<SourceName, SourcePause>>,
+    /// Where pause notices go (the WebSocket hub).
+    notices: Option<Recipient<Notify>>,
     polling: bool,
     starts: u32,
     metrics: crate::metrics::Metrics,
@@ -186,7 +194,8 @@ impl SourceDirectory {
             writing: false,
             last_write: None,
             write_scheduled: false,
-            known_pauses: HashMap::new(),
+            known_pauses: None,
+            notices: None,
             polling: false,
             starts: 0,
             metrics: crate::metrics::Metrics::detached(),
@@ -196,6 +205,12 @@ impl SourceDirectory {
     /// Has every limiter count its decisions in `metrics` instead of a detached set nobody scrapes.
     pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> SourceDirectory {
         self.metrics = metrics;
+        self
+    }
+
+    /// Sends `source.paused` and `source.resumed` notices to `hub` (the WebSocket sessions).
+    pub fn with_notices(mut self, hub: Recipient<Notify>) -> SourceDirectory {
+        self.notices = Some(hub);
         self
     }
 
@@ -340,7 +355,9 @@ impl SourceDirectory {
         }
     }
 
-    /// Reads every pause and tells the limiters of the sources whose pause changed (redis mode).
+    /// Reads every pause, tells the limiters of the sources whose pause changed to reload it, and sends the
+    /// WebSocket sessions a notice for each pause that started, changed or ended (by hand, by expiry, or on
+    /// another instance). The first poll only learns what is paused: nothing changed then.
     fn poll_pauses(&mut self, ctx: &mut Context<Self>) {
         if self.polling {
             return;
@@ -359,18 +376,40 @@ impl SourceDirectory {
                             return;
                         }
                     };
-                    let mut now: HashMap<SourceName, SourcePause> =
-                        pauses.into_iter().map(|p| (p.source.clone(), p)).collect();
-                    let mut changed: Vec<SourceName> = now
-                        .iter()
-                        .filter(|(source, pause)| act.known_pauses.get(*source) != Some(*pause))
-                        .map(|(source, _)| source.clone())
+                    let now = Utc::now();
+                    let active: HashMap<SourceName, SourcePause> = pauses
+                        .into_iter()
+                        .filter(|p| p.is_active(now))
+                        .map(|p| (p.source.clone(), p))
                         .collect();
-                    changed.extend(act.known_pauses.keys().filter(|s| !now.contains_key(*s)).cloned());
-                    std::mem::swap(&mut act.known_pauses, &mut now);
+                    let Some(known) = act.known_pauses.take() else {
+                        act.known_pauses = Some(active);
+                        return;
+                    };
+                    let mut changed = Vec::new();
+                    let mut frames = Vec::new();
+                    for (source, pause) in &active {
+                        if known.get(source) != Some(pause) {
+                            changed.push(source.clone());
+                            frames.push(source_paused_frame(pause, now));
+                        }
+                    }
+                    for (source, pause) in &known {
+                        if !active.contains_key(source) {
+                            changed.push(source.clone());
+                            let expired = pause.until.is_some_and(|until| until <= now);
+                            frames.push(source_resumed_frame(source, expired, now));
+                        }
+                    }
+                    act.known_pauses = Some(active);
                     for source in changed {
                         if act.limiters.contains_key(&source) {
                             act.tell(&source, ctx, ReloadPause);
+                        }
+                    }
+                    if let Some(notices) = &act.notices {
+                        for frame in frames {
+                            notices.do_send(Notify { frame });
                         }
                     }
                 }),
@@ -384,8 +423,9 @@ impl Actor for SourceDirectory {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.starts += 1;
         self.adopt_backlogs(ctx, true);
+        self.poll_pauses(ctx);
+        ctx.run_interval(PAUSE_POLL_INTERVAL, |act, ctx| act.poll_pauses(ctx));
         if self.shared.is_some() {
-            ctx.run_interval(PAUSE_POLL_INTERVAL, |act, ctx| act.poll_pauses(ctx));
             ctx.run_interval(BACKLOG_SWEEP_INTERVAL, |act, ctx| {
                 act.adopt_backlogs(ctx, false)
             });

@@ -162,6 +162,9 @@ pub enum FeedItem {
         /// The lowest sequence skipped.
         first_missed: i64,
     },
+    /// An operator notice (`source.paused`, …): for every session whatever its subscription, so it is never
+    /// dropped as stale; held during a backfill like the rest, to keep the order frames came in.
+    Notice(ByteString),
 }
 
 /// The session's side of one subscription: which generation of subscription frames belong to, whether live
@@ -215,7 +218,7 @@ impl Feed {
 
     /// A frame from the hub: what to write now (nothing when it is stale, a duplicate, or held).
     pub fn accept(&mut self, generation: u64, item: FeedItem) -> Vec<ByteString> {
-        if generation != self.generation {
+        if generation != self.generation && !matches!(item, FeedItem::Notice(_)) {
             self.release(&item);
             return Vec::new();
         }
@@ -277,6 +280,7 @@ impl Feed {
                 let resume_from = self.last_written.map_or(before_gap, |l| l.min(before_gap));
                 vec![lagged_frame(missed, resume_from)]
             }
+            FeedItem::Notice(frame) => vec![frame],
         }
     }
 
@@ -438,6 +442,29 @@ mod tests {
         // The backfill's last match was 3, but it covered everything up to 8.
         assert!(texts(feed.go_live(Some(8))).is_empty());
         assert_eq!(texts(feed.accept(1, queued(&gauge, event(9)))), ["e9"]);
+    }
+
+    #[test]
+    fn a_notice_reaches_every_subscription_and_waits_its_turn_behind_a_backfill() {
+        let gauge = QueueGauge::new();
+        let mut feed = Feed::new(gauge.clone());
+        // Sent under an earlier subscription: an event would be stale, a notice is not.
+        feed.begin(2, None);
+        assert!(texts(feed.go_live(None)).is_empty());
+        assert!(feed.accept(1, queued(&gauge, event(4))).is_empty());
+        assert_eq!(
+            texts(feed.accept(1, FeedItem::Notice(ByteString::from("paused")))),
+            ["paused"]
+        );
+        // During a backfill it is held with the live events, in the order they came.
+        feed.begin(3, Some(4));
+        assert!(feed.accept(3, queued(&gauge, event(5))).is_empty());
+        assert!(
+            feed.accept(3, FeedItem::Notice(ByteString::from("resumed")))
+                .is_empty()
+        );
+        assert_eq!(texts(feed.go_live(Some(4))), ["e5", "resumed"]);
+        assert_eq!(gauge.bytes(), 0);
     }
 
     #[test]

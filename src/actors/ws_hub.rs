@@ -17,6 +17,7 @@ use actix::{
     Actor, Addr, AsyncContext, Context, Handler, Message, Recipient, Supervised, Supervisor,
 };
 use anyhow::Context as _;
+use bytestring::ByteString;
 use chrono::Utc;
 use ulid::Ulid;
 
@@ -73,6 +74,16 @@ pub struct Disconnect {
 pub struct RelayedEvents {
     /// The events, in the order the other instance stored them.
     pub events: Vec<StoredEvent>,
+}
+
+/// An operator notice (`source.paused`, `source.resumed`), serialized once, for every session whatever its
+/// filters. A session whose mailbox is full misses it (notices are state changes that `GET /admin/sources` and
+/// `/admin/event-health` also show, not events that `since` could recover).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Notify {
+    /// The frame.
+    pub frame: ByteString,
 }
 
 /// Shutdown, first step: close every session with 1001 (going away) and refuse new ones. Answers how many
@@ -352,6 +363,22 @@ impl Handler<EventsStored> for WsHub {
     }
 }
 
+impl Handler<Notify> for WsHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Notify, _ctx: &mut Self::Context) {
+        for (id, entry) in &self.sessions {
+            let sent = entry.deliver.try_send(Deliver {
+                generation: entry.generation,
+                item: FeedItem::Notice(msg.frame.clone()),
+            });
+            if sent.is_err() {
+                tracing::debug!(session_id = %id, "A WebSocket session's mailbox is full; it misses a notice.");
+            }
+        }
+    }
+}
+
 impl Handler<RelayedEvents> for WsHub {
     type Result = ();
 
@@ -456,7 +483,7 @@ mod tests {
                 .iter()
                 .filter_map(|item| match item {
                     FeedItem::Event(frames) => Some(frames.sequence),
-                    FeedItem::Lagged { .. } => None,
+                    FeedItem::Lagged { .. } | FeedItem::Notice(_) => None,
                 })
                 .collect()
         }

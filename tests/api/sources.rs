@@ -10,7 +10,7 @@ use herald::auth::AccessPolicy;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    DEPLOYMENTS, Db, Mode, TestApp, TestEnv, eventually, eventually_some, token_registry,
+    DEPLOYMENTS, Db, Mode, TestApp, TestEnv, eventually, eventually_some, spawn_app, token_registry,
 };
 
 const NOISY: &str = "noisy.api";
@@ -73,6 +73,7 @@ async fn a_limited_sources_events_are_stored_at_once_while_only_their_evaluation
             .map(|i| event(&format!("noisy-{i}"), NOISY))
             .collect();
         batch.extend((1..=5).map(|i| event(&format!("calm-{i}"), CALM)));
+        let mut watcher = app.ws_connect().await;
 
         // Act
         app.publish_ok(&batch).await;
@@ -117,6 +118,78 @@ async fn a_limited_sources_events_are_stored_at_once_while_only_their_evaluation
         .await;
         assert_eq!(done["throttled"], 7, "{done}");
         assert!(done["paused"].is_null(), "{done}");
+        // The WebSocket announced the automatic pause, and its end.
+        let paused = watcher.next_of_type("source.paused").await;
+        assert_eq!(paused["data"]["source"], NOISY, "{paused}");
+        assert_eq!(paused["data"]["kind"], "rate_limit", "{paused}");
+        assert!(paused["data"]["until"].is_string(), "{paused}");
+        let resumed = watcher.next_of_type("source.resumed").await;
+        assert_eq!(
+            resumed["data"],
+            json!({ "source": NOISY, "ended": "expired" }),
+            "{db:?}/{mode:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn pauses_are_announced_to_every_websocket_session_whatever_its_filters() {
+    for (db, mode) in DEPLOYMENTS {
+        // Arrange: a session that only wants another source's events.
+        let app = spawn_app(db, mode).await;
+        let mut watcher = app
+            .ws_subscribed(json!({ "type": "subscribe", "filters": { "source": "elsewhere" } }))
+            .await;
+
+        // Act: pause by hand, change the pause, let it expire; pause again and resume by hand.
+        app.pause_source(&json!({ "source": "billing.api", "reason": "deploy" }))
+            .await;
+        let first = watcher.next_of_type("source.paused").await;
+        app.pause_source(
+            &json!({ "source": "billing.api", "reason": "deploy, part 2", "durationMs": 1500 }),
+        )
+        .await;
+        let changed = watcher.next_of_type("source.paused").await;
+        let expired = watcher.next_of_type("source.resumed").await;
+        app.pause_source(&json!({ "source": "billing.api", "reason": "again" }))
+            .await;
+        watcher.next_of_type("source.paused").await;
+        app.resume_source(&json!({ "source": "billing.api" })).await;
+        let resumed = watcher.next_of_type("source.resumed").await;
+
+        // Assert
+        let data = &first["data"];
+        assert_eq!(
+            (
+                &data["source"],
+                &data["kind"],
+                &data["reason"],
+                &data["actor"],
+                &data["until"]
+            ),
+            (
+                &json!("billing.api"),
+                &json!("manual"),
+                &json!("deploy"),
+                &json!("anonymous"),
+                &Value::Null
+            ),
+            "{db:?}/{mode:?}: {first}"
+        );
+        assert!(
+            data["pausedAt"].is_string() && first["emittedAt"].is_string(),
+            "{first}"
+        );
+        assert_eq!(changed["data"]["reason"], "deploy, part 2", "{changed}");
+        assert!(changed["data"]["until"].is_string(), "{changed}");
+        assert_eq!(
+            expired["data"],
+            json!({ "source": "billing.api", "ended": "expired" })
+        );
+        assert_eq!(
+            resumed["data"],
+            json!({ "source": "billing.api", "ended": "resumed" })
+        );
     }
 }
 
@@ -275,6 +348,7 @@ async fn a_pause_made_on_one_instance_holds_on_another_within_a_second() {
     })
     .await;
     assert_eq!(before["throttled"], 0);
+    let mut watcher_on_b = b.ws_connect().await;
 
     // Act: pause on A; after one second, publish through B.
     let paused = data(
@@ -283,6 +357,8 @@ async fn a_pause_made_on_one_instance_holds_on_another_within_a_second() {
     )
     .await;
     assert_eq!(paused["paused"]["reason"], "incident 42");
+    let notice = watcher_on_b.next_of_type("source.paused").await;
+    assert_eq!(notice["data"]["reason"], "incident 42", "{notice}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     // One at a time, each stored before the next, so both instances' readers take some of them.
     for i in 1..=10 {

@@ -71,14 +71,7 @@ pub async fn event_health(
         "sources": sources.iter().map(source_metrics).collect::<Vec<_>>(),
         "sourcesTruncated": truncated,
         "triggers": [],
-        "pausedSources": pauses.iter().map(|p| json!({
-            "source": p.source.as_str(),
-            "until": p.until.map(format_timestamp),
-            "reason": p.reason,
-            "actor": p.actor,
-            "kind": p.kind.as_str(),
-            "pausedAt": format_timestamp(p.paused_at),
-        })).collect::<Vec<_>>(),
+        "pausedSources": pauses.iter().map(SourcePause::view).collect::<Vec<_>>(),
         "pausedTriggers": [],
         "rateLimits": rate_limits,
         "retries": {

@@ -202,13 +202,7 @@ fn view(state: &AppState, o: &SourceOverview, released: u64) -> Value {
     let limit: Option<RateLimit> = state.sources.rate_limits.for_source(&o.source);
     let mut view = source_metrics(o);
     view["released"] = json!(released);
-    view["paused"] = json!(o.pause.as_ref().map(|p| json!({
-        "kind": p.kind.as_str(),
-        "reason": p.reason,
-        "actor": p.actor,
-        "pausedAt": format_timestamp(p.paused_at),
-        "until": p.until.map(format_timestamp),
-    })));
+    view["paused"] = json!(o.pause.as_ref().map(SourcePause::view));
     view["rateLimit"] = json!(limit.map(|l| json!({
         "limit": l.limit(),
         "intervalMs": l.interval_ms(),

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 
 use super::events::from_model as event_from_model;
-use crate::domain::{SourceName, truncate_to_millis};
+use crate::domain::{SourceName, format_timestamp, truncate_to_millis};
 use crate::storage::entity::{
     source_deferrals as deferrals, source_pauses as pauses, source_stats as stats,
     workflow_events as events,
@@ -75,6 +75,19 @@ impl SourcePause {
     /// Whether the pause is still in force at `now`.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.until.is_none_or(|until| until > now)
+    }
+
+    /// The wire view shared by `GET /admin/sources`, `/admin/event-health` and the `source.paused` WebSocket
+    /// frame: `{source, kind, reason, actor, pausedAt, until}` (`until` null: until resumed).
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "source": self.source.as_str(),
+            "kind": self.kind.as_str(),
+            "reason": self.reason,
+            "actor": self.actor,
+            "pausedAt": format_timestamp(self.paused_at),
+            "until": self.until.map(format_timestamp),
+        })
     }
 }
 
