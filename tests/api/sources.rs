@@ -78,10 +78,14 @@ async fn a_limited_sources_events_are_stored_at_once_while_only_their_evaluation
         // Act
         app.publish_ok(&batch).await;
 
-        // Assert: every event is stored at once...
+        // Assert: every event is stored and broadcast at once...
         for i in 1..=10 {
             app.stored_event(&format!("noisy-{i}")).await;
         }
+        let broadcast: Vec<Value> = watcher.events(15).await;
+        let broadcast_ids: Vec<&str> = broadcast.iter().filter_map(|e| e["id"].as_str()).collect();
+        let published_ids: Vec<&str> = batch.iter().filter_map(|e| e["id"].as_str()).collect();
+        assert_eq!(broadcast_ids, published_ids, "{db:?}/{mode:?}");
         // ... the limited source's evaluation is deferred, durably, past the first three...
         let deferred =
             view_when(&app, NOISY, "7 deferred evaluations", |v| v["backlog"] == 7).await;
