@@ -319,7 +319,7 @@ impl SourceDirectory {
 
     fn add_pending(&mut self, delta: StatsDelta) {
         match self.pending.get_mut(&delta.source) {
-            Some(pending) => pending.merge(delta),
+            Some(pending) => pending.counters.merge(delta.counters),
             None => {
                 self.pending.insert(delta.source.clone(), delta);
             }
@@ -467,7 +467,7 @@ impl Handler<EventsStored> for SourceDirectory {
             let lag_ms = (event.received_at - event.envelope.occurred_at)
                 .num_milliseconds()
                 .max(0);
-            delta.add_event(event.received_at, lag_ms);
+            delta.counters.add_event(event.received_at, lag_ms);
         }
         drop(index);
         for (source, positions, delta) in groups {

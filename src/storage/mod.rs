@@ -21,7 +21,7 @@ pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::events::{EventOutcome, EventsRepo, NewEvent, PersistOutcome, StoredEvent};
 pub use repo::leases::{LeaseError, LeasesRepo};
 pub use repo::sources::{
-    HERALD_ACTOR, PauseKind, SourceOverview, SourcePause, SourcesRepo, StatsDelta,
+    HERALD_ACTOR, PauseKind, SourceCounters, SourceOverview, SourcePause, SourcesRepo, StatsDelta,
 };
 
 /// A storage failure. Expected outcomes (a duplicate id, a missing row) are values, not errors.

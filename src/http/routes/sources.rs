@@ -181,18 +181,19 @@ async fn released_counts(state: &AppState, sources: Vec<SourceName>) -> HashMap<
 
 /// One source's SPEC §4 metrics, summed across instances (also the `sources` of `/admin/event-health`).
 pub fn source_metrics(o: &SourceOverview) -> Value {
+    let c = &o.counters;
     json!({
         "source": o.source.as_str(),
-        "total": o.total,
-        "throttled": o.throttled,
-        "failures": o.failures,
-        "dropped": o.dropped,
+        "total": c.total,
+        "throttled": c.throttled,
+        "failures": c.failures,
+        "dropped": c.dropped,
         "lagMs": {
-            "avg": (o.total > 0).then(|| o.lag_ms_sum / o.total),
-            "latest": o.lag_ms_latest,
-            "max": o.lag_ms_max,
+            "avg": (c.total > 0).then(|| c.lag_ms_sum / c.total),
+            "latest": c.lag_ms_latest,
+            "max": c.lag_ms_max,
         },
-        "lastEventAt": o.last_event_at.map(format_timestamp),
+        "lastEventAt": c.last_event_at.map(format_timestamp),
         "backlog": o.backlog,
     })
 }

@@ -126,6 +126,7 @@ impl<'a> DeadLettersRepo<'a> {
             by_source
                 .entry(source.clone())
                 .or_insert_with(|| StatsDelta::zero(source))
+                .counters
                 .failures += 1;
         }
         let rows = letters.into_iter().map(|l| failures::ActiveModel {

@@ -91,45 +91,28 @@ impl SourcePause {
     }
 }
 
-/// What to add to one source's counters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatsDelta {
-    /// The source.
-    pub source: SourceName,
+/// A source's counters (SPEC §4 metrics), as `source_stats` holds them and as a write adds to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceCounters {
     /// Events stored.
     pub total: i64,
-    /// Events deferred.
+    /// Events whose evaluation was deferred.
     pub throttled: i64,
-    /// Dead letters.
+    /// Dead letters with this source.
     pub failures: i64,
-    /// Deferred events discarded.
+    /// Deferred events an operator discarded.
     pub dropped: i64,
-    /// The sum of the stored events' lags, in milliseconds.
+    /// The sum of the lags, in milliseconds (the average is this over `total`).
     pub lag_ms_sum: i64,
-    /// The lag of the latest of them.
+    /// The lag of the latest event.
     pub lag_ms_latest: Option<i64>,
-    /// The largest of their lags.
+    /// The largest lag.
     pub lag_ms_max: Option<i64>,
-    /// When the latest of them was received.
+    /// When the latest event was received.
     pub last_event_at: Option<DateTime<Utc>>,
 }
 
-impl StatsDelta {
-    /// Nothing to add yet.
-    pub fn zero(source: SourceName) -> StatsDelta {
-        StatsDelta {
-            source,
-            total: 0,
-            throttled: 0,
-            failures: 0,
-            dropped: 0,
-            lag_ms_sum: 0,
-            lag_ms_latest: None,
-            lag_ms_max: None,
-            last_event_at: None,
-        }
-    }
-
+impl SourceCounters {
     /// Counts one stored event received at `received_at` with `lag_ms` (`receivedAt − occurredAt`).
     pub fn add_event(&mut self, received_at: DateTime<Utc>, lag_ms: i64) {
         self.total += 1;
@@ -141,8 +124,8 @@ impl StatsDelta {
         }
     }
 
-    /// Adds `other` (of the same source) to this delta, so that several batches become one write.
-    pub fn merge(&mut self, other: StatsDelta) {
+    /// Adds `other` to these counters, so that several batches become one write.
+    pub fn merge(&mut self, other: SourceCounters) {
         self.total += other.total;
         self.throttled += other.throttled;
         self.failures += other.failures;
@@ -161,27 +144,47 @@ impl StatsDelta {
     }
 }
 
+impl From<stats::Model> for SourceCounters {
+    fn from(row: stats::Model) -> SourceCounters {
+        SourceCounters {
+            total: row.total,
+            throttled: row.throttled,
+            failures: row.failures,
+            dropped: row.dropped,
+            lag_ms_sum: row.lag_ms_sum,
+            lag_ms_latest: row.lag_ms_latest,
+            lag_ms_max: row.lag_ms_max,
+            last_event_at: row.last_event_at,
+        }
+    }
+}
+
+/// What to add to one source's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsDelta {
+    /// The source.
+    pub source: SourceName,
+    /// The amounts to add.
+    pub counters: SourceCounters,
+}
+
+impl StatsDelta {
+    /// Nothing to add yet.
+    pub fn zero(source: SourceName) -> StatsDelta {
+        StatsDelta {
+            source,
+            counters: SourceCounters::default(),
+        }
+    }
+}
+
 /// Everything Herald knows about one source: its counters, backlog and pause (SPEC §4 metrics).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceOverview {
     /// The source.
     pub source: SourceName,
-    /// Events stored.
-    pub total: i64,
-    /// Events whose evaluation was deferred.
-    pub throttled: i64,
-    /// Dead letters with this source.
-    pub failures: i64,
-    /// Deferred events an operator discarded.
-    pub dropped: i64,
-    /// The sum of the lags, in milliseconds (the average is this over `total`).
-    pub lag_ms_sum: i64,
-    /// The lag of the latest event.
-    pub lag_ms_latest: Option<i64>,
-    /// The largest lag.
-    pub lag_ms_max: Option<i64>,
-    /// When the latest event was received.
-    pub last_event_at: Option<DateTime<Utc>>,
+    /// Its counters, summed over every instance (zero for a source never seen).
+    pub counters: SourceCounters,
     /// Deferred events waiting for evaluation, on every instance.
     pub backlog: i64,
     /// The recorded pause, when it is still in force.
@@ -192,14 +195,7 @@ impl SourceOverview {
     fn empty(source: SourceName) -> SourceOverview {
         SourceOverview {
             source,
-            total: 0,
-            throttled: 0,
-            failures: 0,
-            dropped: 0,
-            lag_ms_sum: 0,
-            lag_ms_latest: None,
-            lag_ms_max: None,
-            last_event_at: None,
+            counters: SourceCounters::default(),
             backlog: 0,
             pause: None,
         }
@@ -255,7 +251,7 @@ impl<'a> SourcesRepo<'a> {
                 .exec_without_returning(&txn)
                 .await?;
             let mut delta = StatsDelta::zero(source.clone());
-            delta.throttled = seqs.len() as i64;
+            delta.counters.throttled = seqs.len() as i64;
             add_stats_in(&txn, vec![delta]).await?;
         }
         if let Some(pause) = pause {
@@ -378,7 +374,7 @@ impl<'a> SourcesRepo<'a> {
             .rows_affected;
         if discarded > 0 {
             let mut delta = StatsDelta::zero(source.clone());
-            delta.dropped = discarded as i64;
+            delta.counters.dropped = discarded as i64;
             add_stats_in(&txn, vec![delta]).await?;
         }
         txn.commit().await?;
@@ -524,15 +520,8 @@ impl<'a> SourcesRepo<'a> {
         let mut overviews = Vec::with_capacity(names.len());
         for name in names {
             let mut overview = SourceOverview::empty(name.clone());
-            if let Some(s) = stats_by.remove(name.as_str()) {
-                overview.total = s.total;
-                overview.throttled = s.throttled;
-                overview.failures = s.failures;
-                overview.dropped = s.dropped;
-                overview.lag_ms_sum = s.lag_ms_sum;
-                overview.lag_ms_latest = s.lag_ms_latest;
-                overview.lag_ms_max = s.lag_ms_max;
-                overview.last_event_at = s.last_event_at;
+            if let Some(row) = stats_by.remove(name.as_str()) {
+                overview.counters = SourceCounters::from(row);
             }
             overview.backlog = backlog_by.get(name.as_str()).copied().unwrap_or(0);
             if let Some(p) = pauses_by.remove(name.as_str()) {
@@ -565,18 +554,23 @@ pub(crate) async fn add_stats_in(
         return Ok(());
     }
     let now = truncate_to_millis(Utc::now());
-    let rows = deltas.into_iter().map(|d| stats::ActiveModel {
-        source: Set(d.source.as_str().to_owned()),
-        total: Set(d.total),
-        throttled: Set(d.throttled),
-        failures: Set(d.failures),
-        dropped: Set(d.dropped),
-        lag_ms_sum: Set(d.lag_ms_sum),
-        lag_ms_latest: Set(d.lag_ms_latest),
-        lag_ms_max: Set(d.lag_ms_max),
-        last_event_at: Set(d.last_event_at.map(truncate_to_millis)),
-        updated_at: Set(now),
-    });
+    let rows = deltas.into_iter().map(
+        |StatsDelta {
+             source,
+             counters: c,
+         }| stats::ActiveModel {
+            source: Set(source.as_str().to_owned()),
+            total: Set(c.total),
+            throttled: Set(c.throttled),
+            failures: Set(c.failures),
+            dropped: Set(c.dropped),
+            lag_ms_sum: Set(c.lag_ms_sum),
+            lag_ms_latest: Set(c.lag_ms_latest),
+            lag_ms_max: Set(c.lag_ms_max),
+            last_event_at: Set(c.last_event_at.map(truncate_to_millis)),
+            updated_at: Set(now),
+        },
+    );
     let sum = |column: &str| Expr::cust(format!("source_stats.{column} + excluded.{column}"));
     // The newer of the two rows' latest events wins `last_event_at` and `lag_ms_latest`.
     let newer = "excluded.last_event_at IS NOT NULL AND (source_stats.last_event_at IS NULL \
@@ -698,14 +692,16 @@ mod tests {
         let repo = storage.sources();
         let t0 = truncate_to_millis(Utc::now());
         let mut newer = StatsDelta::zero(source("a"));
-        newer.add_event(t0 + chrono::Duration::seconds(10), 5);
+        newer
+            .counters
+            .add_event(t0 + chrono::Duration::seconds(10), 5);
         let mut older = StatsDelta::zero(source("a"));
-        older.add_event(t0, 50);
-        older.add_event(t0, 30);
+        older.counters.add_event(t0, 50);
+        older.counters.add_event(t0, 30);
         repo.add_stats(vec![newer]).await.unwrap();
         repo.add_stats(vec![older]).await.unwrap(); // committed later, but about older events
 
-        let o = repo.overview(&source("a")).await.unwrap();
+        let o = repo.overview(&source("a")).await.unwrap().counters;
         assert_eq!((o.total, o.lag_ms_sum), (3, 85));
         assert_eq!((o.lag_ms_latest, o.lag_ms_max), (Some(5), Some(50)));
         assert_eq!(o.last_event_at, Some(t0 + chrono::Duration::seconds(10)));
@@ -727,9 +723,12 @@ mod tests {
         );
         assert_eq!(repo.backlog(&source("a")).await.unwrap(), [3]);
         let o = repo.overview(&source("a")).await.unwrap();
-        assert_eq!((o.throttled, o.backlog), (3, 1));
+        assert_eq!((o.counters.throttled, o.backlog), (3, 1));
         assert_eq!(repo.discard_backlog(&source("a")).await.unwrap(), 1);
-        assert_eq!(repo.overview(&source("a")).await.unwrap().dropped, 1);
+        assert_eq!(
+            repo.overview(&source("a")).await.unwrap().counters.dropped,
+            1
+        );
     }
 
     #[actix_rt::test]
@@ -769,7 +768,7 @@ mod tests {
         let (_dir, storage) = storage().await;
         let repo = storage.sources();
         let mut seen = StatsDelta::zero(source("b.seen"));
-        seen.add_event(Utc::now(), 1);
+        seen.counters.add_event(Utc::now(), 1);
         repo.add_stats(vec![seen]).await.unwrap();
         repo.pause(&manual("a.paused", "never seen", None))
             .await
