@@ -814,3 +814,47 @@ impl TestApp {
         self.post_json("/admin/sources/discard-backlog", body).await
     }
 }
+
+/// A `redis-server` of the test's own, stopped on drop.
+pub struct PrivateRedis {
+    port: u16,
+    child: Child,
+}
+
+impl PrivateRedis {
+    /// Starts one on `port` and waits until it accepts connections.
+    pub async fn start(port: u16) -> PrivateRedis {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed by scripts/test.sh");
+        let redis = PrivateRedis { port, child };
+        eventually("the private Redis to answer", || async {
+            std::net::TcpStream::connect(("127.0.0.1", redis.port)).is_ok()
+        })
+        .await;
+        redis
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,53 +1,9 @@
 //! Failure paths, by sabotaging a real dependency: a private Redis server that the test stops and restarts.
 
-use std::process::{Child, Command, Stdio};
-
 use fred::prelude::{ClientLike, StreamsInterface};
 use serde_json::Value;
 
-use crate::helpers::{Db, Mode, TestEnv, envelope, eventually, free_port};
-
-/// A `redis-server` of the test's own, stopped on drop.
-struct PrivateRedis {
-    port: u16,
-    child: Child,
-}
-
-impl PrivateRedis {
-    async fn start(port: u16) -> PrivateRedis {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed by scripts/test.sh");
-        let redis = PrivateRedis { port, child };
-        eventually("the private Redis to answer", || async {
-            std::net::TcpStream::connect(("127.0.0.1", redis.port)).is_ok()
-        })
-        .await;
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::helpers::{Db, Mode, PrivateRedis, TestEnv, envelope, eventually, free_port};
 
 #[actix_web::test]
 async fn herald_reports_unready_while_redis_is_down_and_resumes_ingest_when_it_returns() {

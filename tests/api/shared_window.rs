@@ -8,7 +8,7 @@ use herald::actors::RedisWindow;
 use herald::domain::{RateLimit, SourceName};
 use secrecy::SecretString;
 
-use crate::helpers::redis_url;
+use crate::helpers::{PrivateRedis, free_port, redis_url};
 
 async fn client() -> fred::clients::Client {
     herald::queue::redis_client(&SecretString::from(redis_url()))
@@ -116,4 +116,53 @@ async fn one_call_grants_a_large_ask_in_full() {
         .await
         .expect("ZCARD");
     assert_eq!(members, 1_800);
+}
+
+#[tokio::test]
+async fn every_ask_of_a_failed_call_gets_the_error_and_asks_after_a_redis_restart_are_served() {
+    // Arrange: a Redis of the test's own, and a counter on it that has already loaded its script.
+    let port = free_port();
+    let redis = PrivateRedis::start(port).await;
+    let window = RedisWindow::new(
+        herald::queue::redis_client(&SecretString::from(redis.url()))
+            .await
+            .expect("Redis"),
+        &stream(),
+    );
+    let limit = RateLimit::new(10, 60_000, 60_000).expect("valid limit");
+    let (a, b) = (source("a.api"), source("b.api"));
+    assert_eq!(
+        window
+            .take(&a, limit, 1)
+            .await
+            .expect("Redis answers")
+            .granted,
+        1
+    );
+
+    // Act: Redis goes away; two limiters ask at once.
+    drop(redis);
+    let (during_a, during_b) = tokio::join!(window.take(&a, limit, 1), window.take(&b, limit, 1));
+
+    // Assert: both get the error (each limiter then counts on its own instance).
+    assert!(
+        during_a.is_err() && during_b.is_err(),
+        "{during_a:?} {during_b:?}"
+    );
+
+    // Act: Redis comes back empty, without the script.
+    let _redis = PrivateRedis::start(port).await;
+    let after = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(grant) = window.take(&b, limit, 3).await {
+                break grant;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("served again within 20 s of Redis's return");
+
+    // Assert: the script was loaded again and the window counts from zero.
+    assert_eq!(after.granted, 3);
 }
