@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
 use crate::helpers::{
-    DEPLOYMENTS, Db, Mode, TestApp, TestEnv, WsClient, WsEnd, eventually, spawn_app, token_registry,
+    DEPLOYMENTS, Db, Mode, PrivateRedis, TestApp, TestEnv, WsClient, WsEnd, eventually, free_port,
+    spawn_app, token_registry,
 };
 
 fn event(id: &str, event_type: &str, source: &str, payload: Value) -> Value {
@@ -720,6 +721,70 @@ async fn clients_on_two_instances_sharing_redis_each_receive_every_event_exactly
     a.shutdown();
     b.shutdown();
     a.delete_stream().await;
+}
+
+/// Whether the event `id` reaches `client` within `within` (frames of other events are skipped).
+async fn receives(client: &mut WsClient, id: &str, within: std::time::Duration) -> bool {
+    tokio::time::timeout(within, async {
+        loop {
+            let frame = client.next_json().await;
+            if frame["type"] == "workflow.event.received" && frame["data"]["event"]["id"] == id {
+                return;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[actix_web::test]
+async fn after_a_redis_restart_the_relay_subscribes_again_and_clients_get_the_other_instances_events()
+ {
+    // Arrange: two instances on a Redis of the test's own, a client on B.
+    let port = free_port();
+    let redis = PrivateRedis::start(port).await;
+    let mut env = TestEnv::new(Db::Postgres, Mode::Redis).await;
+    env.set("REDIS_URL", &redis.url());
+    let a = env.spawn().await;
+    let b = env.spawn().await;
+    let mut on_b = b.ws_connect().await;
+
+    // Act: Redis restarts, empty; both instances recover.
+    drop(redis);
+    eventually("A to notice Redis is gone", || async {
+        a.get("/readyz").await.status() == 503
+    })
+    .await;
+    let _redis = PrivateRedis::start(port).await;
+    eventually("both instances to be ready again", || async {
+        a.get("/readyz").await.status() == 200 && b.get("/readyz").await.status() == 200
+    })
+    .await;
+
+    // Assert: once the relay is back, every event published through A reaches B's client, whichever instance
+    // stored it. Both instances read the stream, so about half are stored by A and reach B only through the
+    // relay: ten in a row arriving means it subscribed again (a dead relay passes that 1 time in 1,024).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut streak = 0;
+    for n in 1.. {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B's client still misses events stored by A 30 s after Redis came back"
+        );
+        let id = format!("back-{n}");
+        a.publish_ok(&[event(&id, "tests.relay.back", "tests", json!({}))])
+            .await;
+        streak = if receives(&mut on_b, &id, std::time::Duration::from_secs(1)).await {
+            streak + 1
+        } else {
+            0
+        };
+        if streak == 10 {
+            break;
+        }
+    }
+    a.shutdown();
+    b.shutdown();
 }
 
 #[actix_web::test]
