@@ -72,6 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/sources", web::get().to(routes::sources::list))
         .route(
+            "/admin/sources/history",
+            web::get().to(routes::sources::history),
+        )
+        .route(
             "/admin/sources/pause",
             web::post().to(routes::sources::pause),
         )

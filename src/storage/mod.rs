@@ -20,6 +20,7 @@ pub use repo::dead_letters::{
 pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::events::{EventOutcome, EventsRepo, NewEvent, PersistOutcome, StoredEvent};
 pub use repo::leases::{LeaseError, LeasesRepo};
+pub use repo::source_controls::{ControlAction, SourceControl};
 pub use repo::sources::{
     HERALD_ACTOR, PauseKind, SourceCounters, SourceOverview, SourcePause, SourcesRepo, StatsDelta,
 };

@@ -755,6 +755,11 @@ impl TestApp {
         self.get(&format!("/admin/sources?{query}")).await
     }
 
+    /// `GET /admin/sources/history?{query}`.
+    pub async fn source_history(&self, query: &str) -> reqwest::Response {
+        self.get(&format!("/admin/sources/history?{query}")).await
+    }
+
     /// The `GET /admin/sources` entry of `source`, looked up through every page.
     pub async fn source_view(&self, source: &str) -> Option<Value> {
         let mut cursor: Option<String> = None;

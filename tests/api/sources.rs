@@ -324,7 +324,124 @@ async fn an_on_call_pause_and_resume_record_actor_and_reason_and_are_idempotent(
             v["backlog"] == 0 && v["released"] == 2
         })
         .await;
+
+        // Every control is on record, newest first, with who did it and why, even after the pause row is gone.
+        app.token = Some("t-sources:operate".into());
+        let discarded = data(
+            app.discard_source_backlog(&json!({ "source": sensor, "reason": "nothing left" }))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            discarded["lastControl"]["action"], "discard_backlog",
+            "{discarded}"
+        );
+        assert_eq!(resumed["lastControl"]["action"], "resume", "{resumed}");
+        assert_eq!(resumed["lastControl"]["endedPause"], true, "{resumed}");
+        assert_eq!(
+            resumed_again["lastControl"]["endedPause"], false,
+            "{resumed_again}"
+        );
+        app.token = Some("t-events:read".into());
+        let page_one: Value = app
+            .source_history(&format!("source={sensor}&limit=3"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let cursor = page_one["data"]["page"]["nextCursor"]
+            .as_str()
+            .expect("two more controls")
+            .to_owned();
+        let page_two: Value = app
+            .source_history(&format!("source={sensor}&limit=3&cursor={cursor}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let history: Vec<&Value> = page_one["data"]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(page_two["data"]["history"].as_array().unwrap())
+            .collect();
+        let actions: Vec<&str> = history
+            .iter()
+            .map(|c| c["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["discard_backlog", "resume", "resume", "pause", "pause"],
+            "{db:?}/{mode:?}"
+        );
+        assert!(
+            page_two["data"]["page"]["nextCursor"].is_null(),
+            "{page_two}"
+        );
+        assert!(history.iter().all(|c| c["actor"] == "sources:operate"));
+        assert_eq!(
+            (&history[0]["reason"], &history[0]["discarded"]),
+            (&json!("nothing left"), &json!(0))
+        );
+        assert_eq!(
+            (&history[1]["reason"], &history[1]["endedPause"]),
+            (&Value::Null, &json!(false))
+        );
+        assert_eq!(
+            (&history[2]["reason"], &history[2]["endedPause"]),
+            (&json!("fixed"), &json!(true))
+        );
+        assert_eq!(
+            (&history[3]["reason"], &history[3]["durationMs"]),
+            (&json!("still noisy"), &Value::Null)
+        );
+        assert_eq!(
+            (&history[4]["reason"], &history[4]["durationMs"]),
+            (&json!("noisy sensor"), &json!(60000))
+        );
+        assert!(history.iter().all(|c| c["at"].is_string()));
     }
+}
+
+#[actix_web::test]
+async fn the_source_history_needs_a_valid_source_and_refuses_a_cursor_of_another_source() {
+    let app = spawn_app(Db::Sqlite, Mode::Inline).await;
+    app.pause_source(&json!({ "source": "a.api", "reason": "r1" }))
+        .await;
+    app.pause_source(&json!({ "source": "a.api", "reason": "r2" }))
+        .await;
+    let page: Value = app
+        .source_history("source=a.api&limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = page["data"]["page"]["nextCursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+
+    for (query, parameter) in [
+        ("", "source"),
+        ("source=", "source"),
+        ("source=a%20b", "source"),
+        ("source=a.api&limit=0", "limit"),
+        ("source=a.api&since=1", "since"),
+    ] {
+        let response = app.source_history(query).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"]["details"]["parameter"], parameter,
+            "{query}: {body}"
+        );
+    }
+    let reused = app
+        .source_history(&format!("source=b.api&cursor={cursor}"))
+        .await;
+    assert_eq!(reused.status(), 400);
+    let body: Value = reused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_cursor", "{body}");
 }
 
 #[actix_web::test]

@@ -1,10 +1,12 @@
-//! Sources (SPEC §6.5): `GET /admin/sources`, and the on-call controls `POST /admin/sources/pause`,
-//! `POST /admin/sources/resume` and `POST /admin/sources/discard-backlog`.
+//! Sources (SPEC §6.5): `GET /admin/sources`, the on-call controls `POST /admin/sources/pause`,
+//! `POST /admin/sources/resume` and `POST /admin/sources/discard-backlog`, and their record,
+//! `GET /admin/sources/history`.
 //!
 //! Sources can hold `/` and `:`, so they travel in bodies and query strings, never in paths. Pauses are by name:
 //! a source never seen can be paused ahead of its first event. Each control answers the source's new state, the
 //! same object the list holds, and is idempotent (pausing again updates reason and end; resuming a running source
-//! or discarding an empty backlog changes nothing). Every control records the acting token's subject.
+//! or discarding an empty backlog changes nothing). Every control, no-ops included, is recorded with the acting
+//! token's subject and reason in the source's history.
 //!
 //! The list is ordered by source name rather than newest first: sources are a set of names whose activity
 //! changes all the time, and a page boundary on a moving key would skip or repeat sources.
@@ -23,7 +25,7 @@ use crate::domain::{
 };
 use crate::http::pagination::{QueryParams, encode_cursor, page_json};
 use crate::http::{ApiError, AppState, Caller};
-use crate::storage::{PauseKind, SourceOverview, SourcePause};
+use crate::storage::{ControlAction, PauseKind, SourceControl, SourceOverview, SourcePause};
 
 const LIST_PARAMETERS: &[&str] = &["limit", "cursor"];
 /// The longest `reason` accepted, in characters: a sentence or two for the on-call log, not a document.
@@ -60,6 +62,45 @@ pub async fn list(
         .collect();
     Ok(HttpResponse::Ok()
         .json(json!({ "data": { "sources": sources, "page": page_json(next_cursor, limit) } })))
+}
+
+const HISTORY_PARAMETERS: &[&str] = &["source", "limit", "cursor"];
+
+/// `GET /admin/sources/history?source&limit&cursor`: the source's on-call controls (pause, resume,
+/// discard-backlog), newest first, each with the acting token's subject and reason.
+#[tracing::instrument(name = "source_history", skip_all)]
+pub async fn history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::EventsRead)?;
+    let params = QueryParams::parse(req.query_string(), HISTORY_PARAMETERS)?;
+    let source = params
+        .get("source")
+        .ok_or_else(|| ApiError::parameter("source", "source is required"))?;
+    let source = SourceName::parse(source.to_owned())
+        .map_err(|e| ApiError::parameter("source", e.message))?;
+    let limit = params.limit()?;
+    let before: Option<String> = params.cursor()?;
+    let mut rows = state
+        .storage
+        .sources()
+        .controls(&source, before.as_deref(), limit)
+        .await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|last| encode_cursor(&last.id, &params.filter_fingerprint()))
+    } else {
+        None
+    };
+    let history: Vec<Value> = rows.iter().map(SourceControl::view).collect();
+    Ok(HttpResponse::Ok().json(json!({ "data": {
+        "source": source.as_str(),
+        "history": history,
+        "page": page_json(next_cursor, limit),
+    } })))
 }
 
 /// `POST /admin/sources/pause {"source", "reason", "durationMs"?}`: defers the source's trigger evaluation until
@@ -103,7 +144,11 @@ pub async fn resume(
     let fields = object(&body, &["source", "reason"])?;
     let source = source(&fields)?;
     let reason = reason(&fields)?;
-    let ended = state.storage.sources().resume(&source).await?;
+    let ended = state
+        .storage
+        .sources()
+        .resume(&source, &actor, reason.as_deref())
+        .await?;
     tracing::info!(%source, %actor, reason = reason.as_deref().unwrap_or(""), was_paused = ended.is_some(), "Source resumed by hand.");
     notify(&state, &source).await;
     answer(&state, &source).await
@@ -139,6 +184,18 @@ pub async fn discard_backlog(
             ),
         })?;
     tracing::info!(%source, %actor, %reason, discarded, "Source backlog discarded by hand.");
+    let mut control = SourceControl::new(
+        source.clone(),
+        ControlAction::DiscardBacklog,
+        actor,
+        Some(reason),
+    );
+    control.discarded = Some(i64::try_from(discarded).unwrap_or(i64::MAX));
+    // The discard is done and counted (`dropped`); a failure to record who did it is logged, not answered as
+    // a failure of the discard, which a retry would not repeat.
+    if let Err(e) = state.storage.sources().record_control(&control).await {
+        tracing::error!(%source, error.message = %e, "Could not record a backlog discard in the source's history.");
+    }
     answer(&state, &source).await
 }
 
@@ -204,6 +261,7 @@ fn view(state: &AppState, o: &SourceOverview, released: u64) -> Value {
     let mut view = source_metrics(o);
     view["released"] = json!(released);
     view["paused"] = json!(o.pause.as_ref().map(SourcePause::view));
+    view["lastControl"] = json!(o.last_control.as_ref().map(SourceControl::view));
     view["rateLimit"] = json!(limit.map(|l| json!({
         "limit": l.limit(),
         "intervalMs": l.interval_ms(),

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use super::events::from_model as event_from_model;
+use super::source_controls::{ControlAction, SourceControl, last_controls_in, record_in};
 use crate::domain::{SourceName, format_timestamp, truncate_to_millis};
 use crate::storage::entity::{
     source_deferrals as deferrals, source_pauses as pauses, source_stats as stats,
@@ -189,6 +190,8 @@ pub struct SourceOverview {
     pub backlog: i64,
     /// The recorded pause, when it is still in force.
     pub pause: Option<SourcePause>,
+    /// The latest on-call control of the source, if any.
+    pub last_control: Option<SourceControl>,
 }
 
 impl SourceOverview {
@@ -198,14 +201,15 @@ impl SourceOverview {
             counters: SourceCounters::default(),
             backlog: 0,
             pause: None,
+            last_control: None,
         }
     }
 }
 
 /// Repository of `source_deferrals`, `source_pauses` and `source_stats`.
 pub struct SourcesRepo<'a> {
-    write: &'a DatabaseConnection,
-    read: &'a DatabaseConnection,
+    pub(super) write: &'a DatabaseConnection,
+    pub(super) read: &'a DatabaseConnection,
 }
 
 impl<'a> SourcesRepo<'a> {
@@ -382,34 +386,68 @@ impl<'a> SourcesRepo<'a> {
     }
 
     /// Records a manual pause, replacing whatever pause the source had (SPEC §4: pausing a paused source updates
-    /// reason and duration).
+    /// reason and duration), and the control in `source_controls`, in one transaction.
     ///
     /// # Errors
-    /// [`StorageError::Database`].
+    /// [`StorageError::Database`]; nothing is recorded then.
     #[tracing::instrument(name = "pause_source", skip(self, pause), fields(source = %pause.source))]
     pub async fn pause(&self, pause: &SourcePause) -> Result<(), StorageError> {
+        let mut control = SourceControl::new(
+            pause.source.clone(),
+            ControlAction::Pause,
+            pause.actor.clone(),
+            Some(pause.reason.clone()),
+        );
+        control.duration_ms = pause
+            .until
+            .map(|until| (until - pause.paused_at).num_milliseconds());
+        control.at = pause.paused_at;
+        let txn = self.write.begin().await?;
         pauses::Entity::insert(pause_row(pause))
             .on_conflict(
                 OnConflict::column(pauses::Column::Source)
                     .update_columns(PAUSE_COLUMNS)
                     .to_owned(),
             )
-            .exec_without_returning(self.write)
+            .exec_without_returning(&txn)
             .await?;
+        record_in(&txn, &control).await?;
+        txn.commit().await?;
         Ok(())
     }
 
-    /// Ends `source`'s pause, whatever its kind. Returns the pause that was recorded, if any.
+    /// Ends `source`'s pause, whatever its kind, and records the control (`actor`, `reason`, and whether a pause
+    /// ended) in one transaction. Returns the pause that was recorded, if any.
     ///
     /// # Errors
-    /// [`StorageError::Database`].
-    #[tracing::instrument(name = "resume_source", skip(self))]
-    pub async fn resume(&self, source: &SourceName) -> Result<Option<SourcePause>, StorageError> {
+    /// [`StorageError::Database`]; nothing changes then.
+    #[tracing::instrument(name = "resume_source", skip(self, reason))]
+    pub async fn resume(
+        &self,
+        source: &SourceName,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<Option<SourcePause>, StorageError> {
+        let txn = self.write.begin().await?;
         let removed = pauses::Entity::delete_many()
             .filter(pauses::Column::Source.eq(source.as_str()))
-            .exec_with_returning(self.write)
+            .exec_with_returning(&txn)
             .await?;
-        removed.into_iter().next().map(pause_from_model).transpose()
+        let ended = removed
+            .into_iter()
+            .next()
+            .map(pause_from_model)
+            .transpose()?;
+        let mut control = SourceControl::new(
+            source.clone(),
+            ControlAction::Resume,
+            actor.to_owned(),
+            reason.map(str::to_owned),
+        );
+        control.ended_pause = Some(ended.as_ref().is_some_and(|p| p.is_active(control.at)));
+        record_in(&txn, &control).await?;
+        txn.commit().await?;
+        Ok(ended)
     }
 
     /// The pause recorded for `source` (possibly expired), read from the writer so a limiter sees its own and
@@ -516,6 +554,7 @@ impl<'a> SourcesRepo<'a> {
             .await?
             .into_iter()
             .collect();
+        let mut last_controls = last_controls_in(self.read, &keys).await?;
         let now = Utc::now();
         let mut overviews = Vec::with_capacity(names.len());
         for name in names {
@@ -527,6 +566,7 @@ impl<'a> SourcesRepo<'a> {
             if let Some(p) = pauses_by.remove(name.as_str()) {
                 overview.pause = Some(pause_from_model(p)?).filter(|p| p.is_active(now));
             }
+            overview.last_control = last_controls.remove(name.as_str());
             overviews.push(overview);
         }
         Ok(overviews)
@@ -654,7 +694,7 @@ fn pause_from_model(m: pauses::Model) -> Result<SourcePause, StorageError> {
     })
 }
 
-fn parse_source(s: String) -> Result<SourceName, StorageError> {
+pub(super) fn parse_source(s: String) -> Result<SourceName, StorageError> {
     SourceName::parse(s).map_err(|e| StorageError::Corrupt(format!("stored source: {e}")))
 }
 
@@ -665,14 +705,6 @@ mod tests {
 
     fn source(s: &str) -> SourceName {
         SourceName::parse(s.to_owned()).unwrap()
-    }
-
-    async fn storage() -> (tempfile::TempDir, Storage) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-        let storage = Storage::connect(&url).await.unwrap();
-        storage.migrate().await.unwrap();
-        (dir, storage)
     }
 
     fn manual(name: &str, reason: &str, until: Option<DateTime<Utc>>) -> SourcePause {
@@ -688,7 +720,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn counters_add_up_across_writes_and_latest_follows_the_newest_event() {
-        let (_dir, storage) = storage().await;
+        let (_dir, storage) = Storage::scratch().await;
         let repo = storage.sources();
         let t0 = truncate_to_millis(Utc::now());
         let mut newer = StatsDelta::zero(source("a"));
@@ -709,7 +741,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_deferred_event_is_released_once_and_counted_as_throttled_once() {
-        let (_dir, storage) = storage().await;
+        let (_dir, storage) = Storage::scratch().await;
         let repo = storage.sources();
         repo.defer(&source("a"), &[3, 1, 2], None).await.unwrap();
         assert_eq!(repo.backlog(&source("a")).await.unwrap(), [1, 2, 3]);
@@ -733,7 +765,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn an_automatic_pause_never_replaces_a_manual_one_in_force() {
-        let (_dir, storage) = storage().await;
+        let (_dir, storage) = Storage::scratch().await;
         let repo = storage.sources();
         repo.pause(&manual("a", "deploy", None)).await.unwrap();
         let automatic = SourcePause {
@@ -751,7 +783,7 @@ mod tests {
             (PauseKind::Manual, "deploy")
         );
 
-        repo.resume(&source("a")).await.unwrap();
+        repo.resume(&source("a"), "alice", None).await.unwrap();
         repo.defer(&source("a"), &[2], Some(&automatic))
             .await
             .unwrap();
@@ -765,7 +797,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn the_list_holds_sources_seen_or_paused_by_name_and_hides_expired_pauses() {
-        let (_dir, storage) = storage().await;
+        let (_dir, storage) = Storage::scratch().await;
         let repo = storage.sources();
         let mut seen = StatsDelta::zero(source("b.seen"));
         seen.counters.add_event(Utc::now(), 1);
