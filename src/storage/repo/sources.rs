@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::events::from_model as event_from_model;
@@ -529,16 +529,30 @@ impl<'a> SourcesRepo<'a> {
             return Ok(Vec::new());
         }
         let keys: Vec<&str> = names.iter().map(SourceName::as_str).collect();
+        // One snapshot for the counters, the pauses and the backlogs: read one by one, a deferral committing in
+        // between would show its rows without the `throttled` count and the pause written with them.
+        let txn = match self.read.get_database_backend() {
+            DbBackend::Postgres => {
+                self.read
+                    .begin_with_config(
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    )
+                    .await?
+            }
+            // A SQLite read transaction (WAL) sees one snapshot from its first read on.
+            _ => self.read.begin().await?,
+        };
         let mut stats_by: HashMap<String, stats::Model> = stats::Entity::find()
             .filter(stats::Column::Source.is_in(keys.iter().copied()))
-            .all(self.read)
+            .all(&txn)
             .await?
             .into_iter()
             .map(|m| (m.source.clone(), m))
             .collect();
         let mut pauses_by: HashMap<String, pauses::Model> = pauses::Entity::find()
             .filter(pauses::Column::Source.is_in(keys.iter().copied()))
-            .all(self.read)
+            .all(&txn)
             .await?
             .into_iter()
             .map(|m| (m.source.clone(), m))
@@ -550,11 +564,12 @@ impl<'a> SourcesRepo<'a> {
             .filter(deferrals::Column::Source.is_in(keys.iter().copied()))
             .group_by(deferrals::Column::Source)
             .into_tuple::<(String, i64)>()
-            .all(self.read)
+            .all(&txn)
             .await?
             .into_iter()
             .collect();
-        let mut last_controls = last_controls_in(self.read, &keys).await?;
+        let mut last_controls = last_controls_in(&txn, &keys).await?;
+        txn.commit().await?;
         let now = Utc::now();
         let mut overviews = Vec::with_capacity(names.len());
         for name in names {
