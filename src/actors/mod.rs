@@ -13,6 +13,7 @@ mod source_directory;
 mod source_rate_limiter;
 mod ws_feed;
 mod ws_frames;
+mod ws_guard;
 mod ws_hub;
 mod ws_relay;
 mod ws_session;

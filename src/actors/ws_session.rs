@@ -14,6 +14,7 @@ use actix::{
     WrapFuture,
 };
 use actix_http::ws::Item;
+use actix_web::error::PayloadError;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use bytestring::ByteString;
@@ -25,6 +26,7 @@ use super::ws_frames::{
     ClientFrame, EventFrames, FrameError, MAX_INBOUND_FRAME_BYTES, SINCE_MAX_EVENTS,
     SubscribeRequest, ack_frame, error_frame, pong_frame, subscribed_frame,
 };
+use super::ws_guard::GuardedPayload;
 use super::ws_hub::{Connect, Disconnect, Subscribe, WsHubLink};
 use crate::domain::ErrorCode;
 use crate::filter::EventFilter;
@@ -96,6 +98,9 @@ impl WsSession {
         req: &HttpRequest,
         payload: web::Payload,
     ) -> Result<HttpResponse, actix_web::Error> {
+        // The guard refuses an oversized frame at its header; `frame_size` alone would let actix-http buffer the
+        // whole frame first.
+        let payload = GuardedPayload::new(payload, MAX_INBOUND_FRAME_BYTES);
         ws::WsResponseBuilder::new(self, req, payload)
             .frame_size(MAX_INBOUND_FRAME_BYTES)
             .protocols(&[PROTOCOL])
@@ -437,6 +442,12 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
         let message = match message {
             Ok(message) => message,
             Err(ws::ProtocolError::Overflow) => return Self::close_too_large(ctx),
+            // The guard's overflow reaches us as the I/O error actix-web-actors makes of a payload error.
+            Err(ws::ProtocolError::Io(e))
+                if e.to_string() == PayloadError::Overflow.to_string() =>
+            {
+                return Self::close_too_large(ctx);
+            }
             Err(e) => {
                 tracing::debug!(session_id = %self.id, error.message = %e, "WebSocket protocol error; closing.");
                 ctx.close(Some(ws::CloseReason {

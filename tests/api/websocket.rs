@@ -385,6 +385,35 @@ async fn a_frame_over_64_kib_closes_the_session_with_1009() {
 }
 
 #[actix_web::test]
+async fn a_frame_declaring_more_than_64_kib_is_refused_at_its_header_without_waiting_for_it() {
+    let app = spawn_app(Db::Sqlite, Mode::Inline).await;
+    let mut client = app.ws_connect().await;
+
+    // A masked text frame header declaring 1 GiB, and 10 bytes of it: the rest never comes.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(1u64 << 30).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    header.extend_from_slice(&[0; 10]);
+    {
+        use tokio::io::AsyncWriteExt;
+        let tokio_tungstenite::MaybeTlsStream::Plain(socket) = client.stream.get_mut() else {
+            panic!("the test server is plain TCP");
+        };
+        socket.write_all(&header).await.expect("write the header");
+    }
+
+    // Closed with 1009 at once (actix-http alone would wait for the whole gigabyte).
+    match client.next_frame().await {
+        Err(WsEnd::Closed(code, reason)) => {
+            assert_eq!(code, 1009);
+            assert!(reason.contains("65536"), "{reason}");
+        }
+        other => panic!("expected a 1009 close, got {other:?}"),
+    }
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[actix_web::test]
 async fn since_resumes_without_gap_or_duplicate_while_events_keep_arriving_in_both_deployments() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_app(db, mode).await;
