@@ -177,23 +177,14 @@ fn wrong_type(name: &str) -> ValidationError {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
     use serde_json::json;
 
     use super::*;
-    use crate::domain::{Envelope, ParseContext};
 
     fn event(body: Value, severity: Severity) -> StoredEvent {
-        let envelope = Envelope::parse(body, &ParseContext::new(Utc::now()), || {
-            crate::domain::EventId::from_ulid(ulid::Ulid::generate())
-        })
-        .unwrap();
         StoredEvent {
-            envelope,
-            ingress_sequence: 1,
             severity,
-            received_at: Utc::now(),
-            schema_version: None,
+            ..StoredEvent::sample(body, 1)
         }
     }
 

@@ -595,7 +595,7 @@ impl Handler<Crash> for SourceDirectory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
+    use crate::storage::StoredEvent;
 
     #[derive(Message)]
     #[rtype(result = "(u32, usize)")]
@@ -617,13 +617,11 @@ mod tests {
         let events = ["e-1", "e-2"]
             .into_iter()
             .map(|id| {
-                let envelope = crate::domain::Envelope::parse(
+                let event = StoredEvent::sample(
                     serde_json::json!({"id": id, "type": "test.event.happened", "source": "left.behind"}),
-                    &crate::domain::ParseContext::new(Utc::now()),
-                    || unreachable!("the id is given"),
-                )
-                .unwrap();
-                crate::storage::NewEvent::new(envelope, Utc::now(), None, None)
+                    0,
+                );
+                crate::storage::NewEvent::new(event.envelope, Utc::now(), None, None)
             })
             .collect();
         let stored = storage
@@ -676,19 +674,10 @@ mod tests {
         });
         let quiet = SourceName::parse("quiet.api".into()).unwrap();
         let stored = |seq: i64| {
-            let envelope = crate::domain::Envelope::parse(
+            StoredEvent::sample(
                 serde_json::json!({"id": format!("q-{seq}"), "type": "test.event.happened", "source": "quiet.api"}),
-                &crate::domain::ParseContext::new(Utc::now()),
-                || unreachable!("the id is given"),
+                seq,
             )
-            .unwrap();
-            crate::storage::StoredEvent {
-                envelope,
-                ingress_sequence: seq,
-                severity: crate::domain::Severity::Info,
-                received_at: Utc::now(),
-                schema_version: None,
-            }
         };
         let until = |what: &'static str, want: (u64, usize)| {
             let directory = directory.clone();

@@ -549,10 +549,8 @@ mod tests {
 
     use super::*;
     use actix::Supervisor;
-    use chrono::Utc;
     use serde_json::json;
 
-    use crate::domain::{Envelope, ParseContext, Severity};
     use crate::storage::StoredEvent;
 
     #[derive(Message)]
@@ -591,28 +589,15 @@ mod tests {
         }
     }
 
-    async fn storage() -> (tempfile::TempDir, Storage) {
-        Storage::scratch().await
-    }
-
     fn source() -> SourceName {
         SourceName::parse("tests.limiter".into()).unwrap()
     }
 
     fn stored(seq: i64) -> StoredEvent {
-        let envelope = Envelope::parse(
+        StoredEvent::sample(
             json!({"id": format!("e-{seq}"), "type": "test.event.happened", "source": "tests.limiter"}),
-            &ParseContext::new(Utc::now()),
-            || unreachable!("the id is given"),
+            seq,
         )
-        .unwrap();
-        StoredEvent {
-            envelope,
-            ingress_sequence: seq,
-            severity: Severity::Info,
-            received_at: Utc::now(),
-            schema_version: None,
-        }
     }
 
     fn link(storage: &Storage, sink: &actix::Addr<Sink>, idle_after: Duration) -> LimiterLink {
@@ -637,7 +622,7 @@ mod tests {
     #[actix_rt::test]
     async fn the_supervisor_restarts_a_stopped_limiter_which_reloads_its_durable_backlog() {
         // Arrange: 2 per minute, so everything past the second event stays deferred.
-        let (_dir, storage) = storage().await;
+        let (_dir, storage) = Storage::scratch().await;
         let released = Arc::new(Mutex::new(Vec::new()));
         let sink = Sink {
             released: released.clone(),
@@ -683,7 +668,7 @@ mod tests {
     #[actix_rt::test]
     async fn after_a_pause_the_backlog_is_released_in_order_once() {
         // Arrange: 2 per 100 ms, paused 100 ms.
-        let (_dir, storage) = storage().await;
+        let (_dir, storage) = Storage::scratch().await;
         let batch: Vec<StoredEvent> = (1..=7).map(stored).collect();
         let new_events = batch
             .iter()
@@ -730,7 +715,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn an_idle_limiter_with_an_empty_backlog_offers_to_retire() {
-        let (_dir, storage) = storage().await;
+        let (_dir, storage) = Storage::scratch().await;
         let idle = Arc::new(Mutex::new(Vec::new()));
         let sink = Sink {
             idle: idle.clone(),

@@ -421,21 +421,11 @@ mod tests {
 
     #[test]
     fn derived_events_get_a_typed_frame_after_the_generic_one() {
-        use crate::domain::{Envelope, ParseContext};
-        let envelope = Envelope::parse(
+        let event = StoredEvent::sample(
             json!({"id": "e-1", "type": "asset.produced", "source": "core.workflows",
                    "payload": {"assetId": "a-1", "workflowDefinitionId": "wf-1", "extra": 1}}),
-            &ParseContext::new(Utc::now()),
-            || unreachable!("the id is given"),
-        )
-        .expect("valid envelope");
-        let event = StoredEvent {
-            envelope,
-            ingress_sequence: 42,
-            severity: crate::domain::Severity::Info,
-            received_at: Utc::now(),
-            schema_version: None,
-        };
+            42,
+        );
         let frames = EventFrames::of(&event, Utc::now());
         let generic: Value = serde_json::from_str(&frames.frame).expect("json");
         assert_eq!(generic["type"], "workflow.event.received");

@@ -490,20 +490,10 @@ mod tests {
     }
 
     fn stored(sequence: i64, event_type: &str) -> StoredEvent {
-        use crate::domain::{Envelope, ParseContext};
-        let envelope = Envelope::parse(
+        StoredEvent::sample(
             serde_json::json!({"id": format!("e-{sequence}"), "type": event_type, "source": "tests"}),
-            &ParseContext::new(Utc::now()),
-            || unreachable!("the id is given"),
+            sequence,
         )
-        .expect("valid envelope");
-        StoredEvent {
-            envelope,
-            ingress_sequence: sequence,
-            severity: crate::domain::Severity::Info,
-            received_at: Utc::now(),
-            schema_version: None,
-        }
     }
 
     async fn connect(hub: &Addr<WsHub>) -> (Ulid, Addr<Probe>) {

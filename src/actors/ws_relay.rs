@@ -416,20 +416,15 @@ mod tests {
     use serde_json::json;
 
     fn stored(id: &str, sequence: i64) -> StoredEvent {
-        let envelope = Envelope::parse(
-            json!({"id": id, "type": "test.event.happened", "source": "tests",
-                   "payload": {"n": sequence}, "correlationId": "c-1", "ttl": 5000,
-                   "metadata": {"level": "warn"}}),
-            &ParseContext::new(Utc::now()),
-            || unreachable!("the id is given"),
-        )
-        .expect("valid envelope");
         StoredEvent {
-            envelope,
-            ingress_sequence: sequence,
             severity: Severity::Warning,
-            received_at: Utc::now(),
             schema_version: Some(2),
+            ..StoredEvent::sample(
+                json!({"id": id, "type": "test.event.happened", "source": "tests",
+                       "payload": {"n": sequence}, "correlationId": "c-1", "ttl": 5000,
+                       "metadata": {"level": "warn"}}),
+                sequence,
+            )
         }
     }
 

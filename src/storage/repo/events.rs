@@ -95,6 +95,28 @@ pub struct StoredEvent {
     pub schema_version: Option<i32>,
 }
 
+#[cfg(test)]
+impl StoredEvent {
+    /// A stored event for unit tests: `body` parsed as an envelope (given an `id` when it has none), at
+    /// `sequence`, severity info, received now, without a schema version. Override fields with `..`.
+    ///
+    /// # Panics
+    /// When `body` is not a valid envelope.
+    pub(crate) fn sample(body: Value, sequence: i64) -> StoredEvent {
+        let envelope = Envelope::parse(body, &crate::domain::ParseContext::new(Utc::now()), || {
+            EventId::from_ulid(ulid::Ulid::generate())
+        })
+        .expect("a valid test envelope");
+        StoredEvent {
+            envelope,
+            ingress_sequence: sequence,
+            severity: Severity::Info,
+            received_at: Utc::now(),
+            schema_version: None,
+        }
+    }
+}
+
 /// Repository of `workflow_events`.
 pub struct EventsRepo<'a> {
     write: &'a DatabaseConnection,
