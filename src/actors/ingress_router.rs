@@ -44,12 +44,6 @@ pub struct SubscribeStored {
     pub recipient: Recipient<EventsStored>,
 }
 
-/// Stop the router as if its state were corrupt, so its supervisor restarts it (tests exercise the restart path).
-#[cfg(test)]
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Crash;
-
 /// Why a batch has no durable outcome yet; the sender keeps the entries and retries.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -302,18 +296,12 @@ impl Handler<IngestBatch> for IngressRouter {
 }
 
 #[cfg(test)]
-impl Handler<Crash> for IngressRouter {
-    type Result = ();
-
-    fn handle(&mut self, _msg: Crash, ctx: &mut Self::Context) {
-        use actix::ActorContext;
-        ctx.stop();
-    }
-}
+super::messages::stops_on_crash!(IngressRouter);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actors::messages::Crash;
     use actix::Supervisor;
 
     #[derive(Message)]

@@ -88,3 +88,26 @@ pub struct EventsReleased {
     /// The released events.
     pub events: EventSelection,
 }
+
+/// Stop an actor as if its state were corrupt, so its supervisor restarts it: the tests of every supervised actor
+/// exercise the restart path with it.
+#[cfg(test)]
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Crash;
+
+/// Has `$actor` stop on [`Crash`].
+#[cfg(test)]
+macro_rules! stops_on_crash {
+    ($actor:ty) => {
+        impl actix::Handler<$crate::actors::messages::Crash> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, _msg: $crate::actors::messages::Crash, ctx: &mut Self::Context) {
+                actix::ActorContext::stop(ctx);
+            }
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use stops_on_crash;

@@ -101,13 +101,6 @@ pub struct ReleasedCounts {
 #[rtype(result = "()")]
 pub struct DrainSources;
 
-/// Stop the directory as if its state were corrupt, so its supervisor restarts it (tests exercise the restart
-/// path).
-#[cfg(test)]
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Crash;
-
 /// What the HTTP handlers need to talk to the directory: one [`Recipient`] per message (STYLE §2.2), and the
 /// configured limits.
 #[derive(Clone)]
@@ -583,18 +576,12 @@ impl Handler<DrainSources> for SourceDirectory {
 }
 
 #[cfg(test)]
-impl Handler<Crash> for SourceDirectory {
-    type Result = ();
-
-    fn handle(&mut self, _msg: Crash, ctx: &mut Self::Context) {
-        use actix::ActorContext;
-        ctx.stop();
-    }
-}
+super::messages::stops_on_crash!(SourceDirectory);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actors::messages::Crash;
     use crate::storage::StoredEvent;
 
     #[derive(Message)]

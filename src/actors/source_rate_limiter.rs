@@ -86,12 +86,6 @@ pub struct FlushDeferrals;
 #[rtype(result = "()")]
 pub struct Retire;
 
-/// Stop as if the state were corrupt, so the supervisor restarts the limiter (tests exercise the restart path).
-#[cfg(test)]
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Crash;
-
 /// Why a source operation has no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -518,13 +512,7 @@ impl Handler<Retire> for SourceRateLimiter {
 }
 
 #[cfg(test)]
-impl Handler<Crash> for SourceRateLimiter {
-    type Result = ();
-
-    fn handle(&mut self, _msg: Crash, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
+super::messages::stops_on_crash!(SourceRateLimiter);
 
 /// Capped exponential back-off for writes that must not be lost, logging each failure (STYLE §6.3).
 #[derive(Debug, Default)]
@@ -545,6 +533,7 @@ impl Backoff {
 
 #[cfg(test)]
 mod tests {
+    use crate::actors::messages::Crash;
     use std::sync::Mutex;
 
     use super::*;

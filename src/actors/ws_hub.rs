@@ -105,12 +105,6 @@ pub struct AttachRelay {
     pub relay: Relay,
 }
 
-/// Stop the hub as if its state were corrupt, so its supervisor restarts it (tests exercise the restart path).
-#[cfg(test)]
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Crash;
-
 /// What a session needs to talk to the hub: one [`Recipient`] per message it sends (STYLE §2.2).
 #[derive(Debug, Clone)]
 pub struct WsHubLink {
@@ -420,18 +414,12 @@ impl Handler<AttachRelay> for WsHub {
 }
 
 #[cfg(test)]
-impl Handler<Crash> for WsHub {
-    type Result = ();
-
-    fn handle(&mut self, _msg: Crash, ctx: &mut Self::Context) {
-        use actix::ActorContext;
-        ctx.stop();
-    }
-}
+super::messages::stops_on_crash!(WsHub);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actors::messages::Crash;
 
     #[derive(Message)]
     #[rtype(result = "u32")]
