@@ -47,6 +47,19 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A ULID from this instance's monotonic generator, so ids made in one millisecond still sort in the order
+    /// they were made (event ids, source control ids).
+    pub fn next_ulid(&self) -> ulid::Ulid {
+        let now = std::time::SystemTime::now();
+        // unwrap: the mutex is never held across a panic. The generator only fails when more than 2^80 ids are
+        // asked for within one millisecond; a fresh random ULID is then just as unique.
+        self.ids
+            .lock()
+            .unwrap()
+            .generate_from_datetime(now)
+            .unwrap_or_else(|_| ulid::Ulid::generate())
+    }
+
     /// True until shutdown begins.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)

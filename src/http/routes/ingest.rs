@@ -65,7 +65,7 @@ pub async fn publish(
     let mut valid_index = Vec::with_capacity(items.len());
     let mut rejected: Vec<(usize, ApiError)> = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
-        match Envelope::parse(item, &ctx, || next_id(&state)) {
+        match Envelope::parse(item, &ctx, || EventId::from_ulid(state.next_ulid())) {
             Ok(envelope) => {
                 valid_index.push(index);
                 valid.push(envelope);
@@ -101,19 +101,6 @@ pub async fn publish(
     }
     Ok(HttpResponse::Accepted()
         .json(json!({ "data": { "accepted": accepted, "rejected": rejected } })))
-}
-
-fn next_id(state: &AppState) -> EventId {
-    let now = std::time::SystemTime::now();
-    // unwrap: the mutex is never held across a panic. The generator only fails when more than 2^80 ids are asked
-    // for within one millisecond; a fresh random ULID is then just as unique.
-    let ulid = state
-        .ids
-        .lock()
-        .unwrap()
-        .generate_from_datetime(now)
-        .unwrap_or_else(|_| ulid::Ulid::generate());
-    EventId::from_ulid(ulid)
 }
 
 fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {

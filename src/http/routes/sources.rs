@@ -126,7 +126,11 @@ pub async fn pause(
         // At most 30 days, so the sum cannot overflow.
         until: duration_ms.map(|ms| now + chrono::Duration::milliseconds(ms as i64)),
     };
-    state.storage.sources().pause(&pause).await?;
+    state
+        .storage
+        .sources()
+        .pause(&pause, state.next_ulid())
+        .await?;
     tracing::info!(%source, actor = %pause.actor, reason = %pause.reason, duration_ms, "Source paused by hand.");
     notify(&state, &source).await;
     answer(&state, &source).await
@@ -147,7 +151,7 @@ pub async fn resume(
     let ended = state
         .storage
         .sources()
-        .resume(&source, &actor, reason.as_deref())
+        .resume(&source, state.next_ulid(), &actor, reason.as_deref())
         .await?;
     tracing::info!(%source, %actor, reason = reason.as_deref().unwrap_or(""), was_paused = ended.is_some(), "Source resumed by hand.");
     notify(&state, &source).await;
@@ -185,6 +189,7 @@ pub async fn discard_backlog(
         })?;
     tracing::info!(%source, %actor, %reason, discarded, "Source backlog discarded by hand.");
     let mut control = SourceControl::new(
+        state.next_ulid(),
         source.clone(),
         ControlAction::DiscardBacklog,
         actor,

@@ -73,14 +73,17 @@ pub struct SourceControl {
 
 impl SourceControl {
     /// A control of `source` by `actor`, now, with nothing but its reason; the caller sets the action's detail.
+    /// `id` must come from a monotonic generator (`AppState::next_ulid`): the history is ordered by it, and random
+    /// ULIDs of one millisecond would sort in any order.
     pub fn new(
+        id: ulid::Ulid,
         source: SourceName,
         action: ControlAction,
         actor: String,
         reason: Option<String>,
     ) -> SourceControl {
         SourceControl {
-            id: ulid::Ulid::generate().to_string(),
+            id: id.to_string(),
             source,
             action,
             actor,
@@ -234,12 +237,16 @@ mod tests {
     async fn each_source_gets_its_own_latest_control_and_its_history_pages_newest_first() {
         let (_dir, storage) = Storage::scratch().await;
         let repo = storage.sources();
-        repo.pause(&pause("a", "first")).await.unwrap();
-        repo.pause(&pause("b", "only")).await.unwrap();
-        repo.resume(&source("a"), "bob", Some("done"))
+        // Ids from one monotonic generator, as the HTTP handlers take them: the four controls may share a
+        // millisecond and still keep their order.
+        let mut ids = ulid::Generator::new();
+        let mut id = || ids.generate().unwrap();
+        repo.pause(&pause("a", "first"), id()).await.unwrap();
+        repo.pause(&pause("b", "only"), id()).await.unwrap();
+        repo.resume(&source("a"), id(), "bob", Some("done"))
             .await
             .unwrap();
-        repo.resume(&source("a"), "bob", None).await.unwrap();
+        repo.resume(&source("a"), id(), "bob", None).await.unwrap();
 
         let latest = last_controls_in(storage.write_connection(), &["a", "b", "c"])
             .await

@@ -386,13 +386,18 @@ impl<'a> SourcesRepo<'a> {
     }
 
     /// Records a manual pause, replacing whatever pause the source had (SPEC §4: pausing a paused source updates
-    /// reason and duration), and the control in `source_controls`, in one transaction.
+    /// reason and duration), and the control, with id `control_id`, in `source_controls`, in one transaction.
     ///
     /// # Errors
     /// [`StorageError::Database`]; nothing is recorded then.
     #[tracing::instrument(name = "pause_source", skip(self, pause), fields(source = %pause.source))]
-    pub async fn pause(&self, pause: &SourcePause) -> Result<(), StorageError> {
+    pub async fn pause(
+        &self,
+        pause: &SourcePause,
+        control_id: ulid::Ulid,
+    ) -> Result<(), StorageError> {
         let mut control = SourceControl::new(
+            control_id,
             pause.source.clone(),
             ControlAction::Pause,
             pause.actor.clone(),
@@ -416,8 +421,8 @@ impl<'a> SourcesRepo<'a> {
         Ok(())
     }
 
-    /// Ends `source`'s pause, whatever its kind, and records the control (`actor`, `reason`, and whether a pause
-    /// ended) in one transaction. Returns the pause that was recorded, if any.
+    /// Ends `source`'s pause, whatever its kind, and records the control (`control_id`, `actor`, `reason`, and
+    /// whether a pause ended) in one transaction. Returns the pause that was recorded, if any.
     ///
     /// # Errors
     /// [`StorageError::Database`]; nothing changes then.
@@ -425,6 +430,7 @@ impl<'a> SourcesRepo<'a> {
     pub async fn resume(
         &self,
         source: &SourceName,
+        control_id: ulid::Ulid,
         actor: &str,
         reason: Option<&str>,
     ) -> Result<Option<SourcePause>, StorageError> {
@@ -439,6 +445,7 @@ impl<'a> SourcesRepo<'a> {
             .map(pause_from_model)
             .transpose()?;
         let mut control = SourceControl::new(
+            control_id,
             source.clone(),
             ControlAction::Resume,
             actor.to_owned(),
@@ -782,7 +789,9 @@ mod tests {
     async fn an_automatic_pause_never_replaces_a_manual_one_in_force() {
         let (_dir, storage) = Storage::scratch().await;
         let repo = storage.sources();
-        repo.pause(&manual("a", "deploy", None)).await.unwrap();
+        repo.pause(&manual("a", "deploy", None), ulid::Ulid::generate())
+            .await
+            .unwrap();
         let automatic = SourcePause {
             kind: PauseKind::RateLimit,
             reason: "rate limit".into(),
@@ -798,14 +807,18 @@ mod tests {
             (PauseKind::Manual, "deploy")
         );
 
-        repo.resume(&source("a"), "alice", None).await.unwrap();
+        repo.resume(&source("a"), ulid::Ulid::generate(), "alice", None)
+            .await
+            .unwrap();
         repo.defer(&source("a"), &[2], Some(&automatic))
             .await
             .unwrap();
         let now = repo.pause_of(&source("a")).await.unwrap().unwrap();
         assert_eq!(now.kind, PauseKind::RateLimit);
         // A manual pause replaces an automatic one.
-        repo.pause(&manual("a", "incident", None)).await.unwrap();
+        repo.pause(&manual("a", "incident", None), ulid::Ulid::generate())
+            .await
+            .unwrap();
         let replaced = repo.pause_of(&source("a")).await.unwrap().unwrap();
         assert_eq!(replaced.reason, "incident");
     }
@@ -817,14 +830,20 @@ mod tests {
         let mut seen = StatsDelta::zero(source("b.seen"));
         seen.counters.add_event(Utc::now(), 1);
         repo.add_stats(vec![seen]).await.unwrap();
-        repo.pause(&manual("a.paused", "never seen", None))
-            .await
-            .unwrap();
-        repo.pause(&manual(
-            "c.expired",
-            "over",
-            Some(Utc::now() - chrono::Duration::seconds(1)),
-        ))
+        repo.pause(
+            &manual("a.paused", "never seen", None),
+            ulid::Ulid::generate(),
+        )
+        .await
+        .unwrap();
+        repo.pause(
+            &manual(
+                "c.expired",
+                "over",
+                Some(Utc::now() - chrono::Duration::seconds(1)),
+            ),
+            ulid::Ulid::generate(),
+        )
         .await
         .unwrap();
 
