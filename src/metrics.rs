@@ -12,7 +12,7 @@
 //! [`SourceLabels`] (the sources named in `EVENT_SOURCE_RATE_LIMITS` plus the first [`MAX_SOURCE_LABELS`] others
 //! seen; everything else is [`OTHER_SOURCE_LABEL`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -298,29 +298,14 @@ impl Metrics {
         if stored.is_empty() {
             return;
         }
-        // One label lookup per source of the write, not per event: a write holds up to 2,000 events.
-        let mut per_label: Vec<(&str, u64)> = Vec::new();
+        // One counter update per label of the write, not per event: a write holds up to 2,000 events.
+        let mut per_label: HashMap<&str, u64> = HashMap::new();
         {
             let mut labels = self.labels();
-            let mut last: Option<(&str, usize)> = None;
             for event in stored {
-                let source = event.envelope.source.as_str();
-                let slot = match last {
-                    Some((s, slot)) if s == source => slot,
-                    _ => {
-                        let label = labels.label(source);
-                        let slot = match per_label.iter().position(|(l, _)| *l == label) {
-                            Some(slot) => slot,
-                            None => {
-                                per_label.push((label, 0));
-                                per_label.len() - 1
-                            }
-                        };
-                        last = Some((source, slot));
-                        slot
-                    }
-                };
-                per_label[slot].1 += 1;
+                *per_label
+                    .entry(labels.label(event.envelope.source.as_str()))
+                    .or_default() += 1;
                 let lag_ms = (event.received_at - event.envelope.occurred_at)
                     .num_milliseconds()
                     .max(0);
