@@ -8,6 +8,8 @@
 //! Herald's spans at `info` and above (one per request, ingest batch and repository call), so turning logs down
 //! to `warn` does not empty the traces.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Context;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -124,4 +126,64 @@ impl OtlpTracing {
 /// Installs the subscriber as the process-wide default; a second call is a no-op.
 pub fn init_subscriber(subscriber: Box<dyn Subscriber + Send + Sync>) {
     let _ = set_global_default(subscriber);
+}
+
+/// The shortest and longest interval between two logs of a recurring error ([`RateLimitedLog`]).
+const LOG_INTERVAL_MIN: Duration = Duration::from_secs(1);
+const LOG_INTERVAL_MAX: Duration = Duration::from_secs(60);
+
+/// Logs a recurring error once, then at a doubling interval (up to a minute) while it keeps happening, reporting
+/// how many occurrences were not logged; a success resets it.
+#[derive(Debug, Default)]
+pub struct RateLimitedLog {
+    next: Option<Instant>,
+    interval: Duration,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    /// Whether to log now; if so, how many occurrences since the last log were not logged.
+    pub fn due(&mut self, now: Instant) -> Option<u64> {
+        match self.next {
+            Some(next) if now < next => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.interval = if self.next.is_none() {
+                    LOG_INTERVAL_MIN
+                } else {
+                    (self.interval * 2).min(LOG_INTERVAL_MAX)
+                };
+                self.next = Some(now + self.interval);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+
+    /// The error stopped: the next one is logged at once.
+    pub fn reset(&mut self) {
+        self.next = None;
+        self.suppressed = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recurring_errors_are_logged_at_a_growing_interval() {
+        let mut log = RateLimitedLog::default();
+        let t0 = Instant::now();
+        assert_eq!(log.due(t0), Some(0));
+        assert_eq!(log.due(t0 + Duration::from_millis(500)), None);
+        assert_eq!(log.due(t0 + Duration::from_millis(900)), None);
+        assert_eq!(log.due(t0 + Duration::from_millis(1_100)), Some(2));
+        // The interval doubled: 2 s after the second log.
+        assert_eq!(log.due(t0 + Duration::from_millis(2_500)), None);
+        assert_eq!(log.due(t0 + Duration::from_millis(3_200)), Some(1));
+        log.reset();
+        assert_eq!(log.due(t0 + Duration::from_millis(3_300)), Some(0));
+    }
 }

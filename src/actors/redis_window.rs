@@ -28,6 +28,7 @@ use fred::types::scripts::Script;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::{Grant, RateLimit, SourceName};
+use crate::telemetry::RateLimitedLog;
 
 /// The most sources one script call serves; more asks wait for the next call. Bounds the script's run time (Redis
 /// serves nobody else meanwhile) to about a millisecond.
@@ -183,6 +184,8 @@ async fn serve(
 ) {
     let script = Script::from_lua(TAKE_SCRIPT);
     let mut asks = Vec::with_capacity(MAX_SOURCES_PER_CALL);
+    // One log for every limiter a failing call leaves to count alone, not one per source.
+    let mut errors = RateLimitedLog::default();
     while queued.recv_many(&mut asks, MAX_SOURCES_PER_CALL).await > 0 {
         // Let the limiters woken by the same stored batch queue their asks too.
         tokio::task::yield_now().await;
@@ -195,6 +198,7 @@ async fn serve(
         let answers = take_all(&client, &script, &format!("{instance}:{call}:"), &asks).await;
         match answers {
             Ok(grants) => {
+                errors.reset();
                 for (ask, grant) in asks.drain(..).zip(grants) {
                     // A limiter that restarted meanwhile no longer waits; its slots stay counted, as they would
                     // have with a call of its own.
@@ -202,6 +206,9 @@ async fn serve(
                 }
             }
             Err(e) => {
+                if let Some(suppressed) = errors.due(std::time::Instant::now()) {
+                    tracing::error!(error.message = %e, sources = asks.len(), suppressed, "The shared rate-limit window is unreachable; each source counts on this instance alone meanwhile.");
+                }
                 for ask in asks.drain(..) {
                     let _ = ask.answer.send(Err(e.clone()));
                 }

@@ -45,8 +45,6 @@ const RELEASE_RETRY: Duration = Duration::from_secs(1);
 /// Back-off between attempts of a write that must not be lost, doubling up to the maximum.
 const STORAGE_RETRY_MIN: Duration = Duration::from_millis(100);
 const STORAGE_RETRY_MAX: Duration = Duration::from_secs(5);
-/// The shortest interval between two logs of a failing shared counter.
-const COUNTER_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Newly stored events of the limiter's source, in `ingressSequence` order.
 #[derive(Debug, Message)]
@@ -125,7 +123,6 @@ pub struct SourceRateLimiter {
     last_activity: Instant,
     /// Messages from the directory handled so far (the directory compares before retiring the limiter).
     handled: u64,
-    counter_error_logged: Option<Instant>,
     starts: u32,
 }
 
@@ -142,7 +139,6 @@ impl SourceRateLimiter {
             release_timer: None,
             last_activity: Instant::now(),
             handled: 0,
-            counter_error_logged: None,
             starts: 0,
         }
     }
@@ -219,14 +215,9 @@ impl SourceRateLimiter {
                 .map(move |answer, act, ctx| {
                     let grant = match answer {
                         Ok(grant) => grant,
+                        // The shared window's task logs the failure, once for all the sources it served.
                         Err(e) => {
-                            if act
-                                .counter_error_logged
-                                .is_none_or(|at| at.elapsed() >= COUNTER_ERROR_LOG_INTERVAL)
-                            {
-                                act.counter_error_logged = Some(Instant::now());
-                                tracing::error!(source = %act.source, error.message = %e, "The shared rate-limit window is unreachable; counting on this instance alone meanwhile.");
-                            }
+                            tracing::debug!(source = %act.source, error.message = %e, "Counting on this instance alone.");
                             act.local.take(limit, wanted)
                         }
                     };

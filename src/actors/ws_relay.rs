@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, watch};
 use super::ws_hub::RelayedEvents;
 use crate::domain::{Envelope, EventId, ParseContext, Severity, ValidationError};
 use crate::storage::StoredEvent;
+use crate::telemetry::RateLimitedLog;
 
 /// Batches the publisher may hold while Redis is slow; past it, batches are dropped (and counted in the log).
 const OUTBOX_BATCHES: usize = 1_024;
@@ -44,9 +45,6 @@ const FIRST_SUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
 /// Back-off between subscription attempts, doubling up to the maximum.
 const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(10);
-/// The shortest and longest interval between two logs of a recurring relay error.
-const LOG_INTERVAL_MIN: Duration = Duration::from_secs(1);
-const LOG_INTERVAL_MAX: Duration = Duration::from_secs(60);
 
 /// Where the relay runs.
 #[derive(Debug, Clone)]
@@ -375,41 +373,6 @@ fn decode(
     (!events.is_empty()).then_some(events)
 }
 
-/// Logs a recurring error once, then at a doubling interval (up to a minute) while it keeps happening, reporting
-/// how many occurrences were not logged; a success resets it.
-#[derive(Debug, Default)]
-struct RateLimitedLog {
-    next: Option<Instant>,
-    interval: Duration,
-    suppressed: u64,
-}
-
-impl RateLimitedLog {
-    /// Whether to log now; if so, how many occurrences since the last log were not logged.
-    fn due(&mut self, now: Instant) -> Option<u64> {
-        match self.next {
-            Some(next) if now < next => {
-                self.suppressed += 1;
-                None
-            }
-            _ => {
-                self.interval = if self.next.is_none() {
-                    LOG_INTERVAL_MIN
-                } else {
-                    (self.interval * 2).min(LOG_INTERVAL_MAX)
-                };
-                self.next = Some(now + self.interval);
-                Some(std::mem::take(&mut self.suppressed))
-            }
-        }
-    }
-
-    fn reset(&mut self) {
-        self.next = None;
-        self.suppressed = 0;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,20 +420,5 @@ mod tests {
         let no_id = json!({"instance": "b", "events": [{"envelope": {"type": "a.b", "source": "s"},
             "ingressSequence": 1, "severity": "info", "receivedAt": "2026-11-22T10:00:00Z", "schemaVersion": null}]});
         assert!(decode(&fred::types::Value::from(no_id.to_string()), "a", &mut log).is_none());
-    }
-
-    #[test]
-    fn recurring_errors_are_logged_at_a_growing_interval() {
-        let mut log = RateLimitedLog::default();
-        let t0 = Instant::now();
-        assert_eq!(log.due(t0), Some(0));
-        assert_eq!(log.due(t0 + Duration::from_millis(500)), None);
-        assert_eq!(log.due(t0 + Duration::from_millis(900)), None);
-        assert_eq!(log.due(t0 + Duration::from_millis(1_100)), Some(2));
-        // The interval doubled: 2 s after the second log.
-        assert_eq!(log.due(t0 + Duration::from_millis(2_500)), None);
-        assert_eq!(log.due(t0 + Duration::from_millis(3_200)), Some(1));
-        log.reset();
-        assert_eq!(log.due(t0 + Duration::from_millis(3_300)), Some(0));
     }
 }
