@@ -160,49 +160,57 @@ async fn events_published_while_herald_is_down_are_taken_in_when_it_starts_again
 #[actix_web::test]
 async fn an_inline_herald_killed_with_sigkill_restarts_on_its_database_and_every_accepted_event_is_readable()
  {
-    // Arrange: a publisher posts events one by one until the process dies under it.
-    let env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
-    let (child, app) = env.spawn_process().await;
-    let mut herald = Running(child);
-    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
-    let publisher = actix_rt::spawn({
-        let client = app.client.clone();
-        let url = format!("{}/events", app.address);
-        let accepted = accepted.clone();
-        async move {
-            for i in 0..100_000 {
-                let id = format!("inline-{i:05}");
-                match client.post(&url).json(&envelope(&id)).send().await {
-                    Ok(response) if response.status() == 202 => accepted.lock().unwrap().push(id),
-                    _ => return,
+    for db in [Db::Sqlite, Db::Postgres] {
+        // Arrange: a publisher posts events one by one until the process dies under it.
+        let env = TestEnv::new(db, Mode::Inline).await;
+        let (child, app) = env.spawn_process().await;
+        let mut herald = Running(child);
+        let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+        let publisher = actix_rt::spawn({
+            let client = app.client.clone();
+            let url = format!("{}/events", app.address);
+            let accepted = accepted.clone();
+            async move {
+                for i in 0..100_000 {
+                    let id = format!("inline-{i:05}");
+                    match client.post(&url).json(&envelope(&id)).send().await {
+                        Ok(response) if response.status() == 202 => {
+                            accepted.lock().unwrap().push(id)
+                        }
+                        _ => return,
+                    }
                 }
             }
+        });
+        eventually("50 events to be accepted", || async {
+            accepted.lock().unwrap().len() >= 50
+        })
+        .await;
+
+        // Act: kill -9 mid-publishing, then start again on the same database.
+        herald.kill();
+        publisher.await.unwrap();
+        let accepted = accepted.lock().unwrap().clone();
+        let (child, app) = env.spawn_process().await;
+        let mut herald = Running(child);
+
+        // Assert: the restart was not refused by the dead process's lease, and nothing accepted was lost.
+        assert!(herald.is_running(), "{db:?}: the restart is running");
+        for id in &accepted {
+            let response = app.get_event(id).await;
+            assert_eq!(
+                response.status(),
+                200,
+                "{db:?}: accepted event {id} is readable"
+            );
         }
-    });
-    eventually("50 events to be accepted", || async {
-        accepted.lock().unwrap().len() >= 50
-    })
-    .await;
-
-    // Act: kill -9 mid-publishing, then start again on the same database.
-    herald.kill();
-    publisher.await.unwrap();
-    let accepted = accepted.lock().unwrap().clone();
-    let (child, app) = env.spawn_process().await;
-    let mut herald = Running(child);
-
-    // Assert: the restart was not refused by the dead process's lease, and nothing accepted was lost.
-    assert!(herald.is_running(), "the restart is running");
-    for id in &accepted {
-        let response = app.get_event(id).await;
-        assert_eq!(response.status(), 200, "accepted event {id} is readable");
+        let stored = env.stored_count().await as usize;
+        assert!(
+            (accepted.len()..=accepted.len() + 1).contains(&stored),
+            "{db:?}: {stored} stored for {} accepted: only the request in flight at the kill may be stored unanswered",
+            accepted.len()
+        );
     }
-    let stored = env.stored_count().await as usize;
-    assert!(
-        (accepted.len()..=accepted.len() + 1).contains(&stored),
-        "{stored} stored for {} accepted: only the request in flight at the kill may be stored unanswered",
-        accepted.len()
-    );
 }
 
 #[actix_web::test]

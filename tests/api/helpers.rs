@@ -61,8 +61,14 @@ pub enum Mode {
     Redis,
 }
 
-/// The deployments a behaviour must hold in: embedded (SQLite, inline) and production (PostgreSQL, Redis).
-pub const DEPLOYMENTS: [(Db, Mode); 2] = [(Db::Sqlite, Mode::Inline), (Db::Postgres, Mode::Redis)];
+/// The deployments a behaviour must hold in: embedded (SQLite, inline), production (PostgreSQL, Redis), and
+/// PostgreSQL without Redis (inline mode on PostgreSQL: one instance, queues durable in the database), which the
+/// settings accept and so must work like the other two.
+pub const DEPLOYMENTS: [(Db, Mode); 3] = [
+    (Db::Sqlite, Mode::Inline),
+    (Db::Postgres, Mode::Redis),
+    (Db::Postgres, Mode::Inline),
+];
 
 /// Everything that identifies one test's private resources; reusable to restart Herald on the same ones.
 #[derive(Debug, Clone)]
