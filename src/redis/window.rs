@@ -17,7 +17,7 @@
 //! own inside the script, so the answer for a source is exactly what a call of its own would have given.
 //!
 //! The key derives from the stream key, so deployments (and tests) with their own stream never share windows.
-//! All keys of a call go to one server: a Redis Cluster (not supported yet, see `queue::redis_client`) would need
+//! All keys of a call go to one server: a Redis Cluster (not supported yet, see [`super::client`]) would need
 //! the calls split by hash slot.
 
 use std::sync::Arc;
