@@ -1,5 +1,5 @@
 //! The WebSocket hub's end of the live relay between instances (SPEC §13): [`Relay`] runs the Redis transport,
-//! [`LiveRelay`](crate::redis::LiveRelay), and hands every batch another instance published to the hub as
+//! [`LiveRelay`], and hands every batch another instance published to the hub as
 //! [`RelayedEvents`]. The transport (channel, wire form, reconnects) lives in [`crate::redis`]; this file is only
 //! the wiring to the actor.
 

@@ -1,6 +1,6 @@
 //! The Redis layer, between storage and the actors: what every Redis-speaking part of Herald shares.
 //!
-//! - [`client`]: the one client builder (reconnect policy, TCP_NODELAY, command deadline).
+//! - [`client()`]: the one client builder (reconnect policy, TCP_NODELAY, command deadline).
 //! - [`InstanceId`]: this process's `<host>-<pid>-<ulid>` id (stream consumer name, relay tag, inline lease holder).
 //! - [`retry`]: the one back-off policy of every retry loop, and a sleep that ends on shutdown.
 //! - [`RedisWindow`]: the shared sliding window of the source rate limiters (SPEC §13).
