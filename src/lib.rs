@@ -12,7 +12,10 @@
 //! - [`insights`]: what Herald reads out of an event: severity, links, derived views, and a page's field schema (SPEC §6.1).
 //! - [`jsonpath`]: SQL/JSON path (SPEC §9): parsing, Herald's own evaluation, the PostgreSQL condition.
 //! - [`storage`]: database connection, migrations, entities and repositories.
-//! - [`queue`]: the queue adapters (`redis_streams`, `inline`) behind one interface.
+//! - [`redis`]: what every Redis-speaking part shares: the client builder, the instance id, the retry policy, the
+//!   shared rate-limit window and the live relay's transport. Imports storage and domain, never the actors.
+//! - [`queue`]: the queue adapters (`redis_streams`, `inline`) behind one interface, feeding whoever handles
+//!   [`queue::IngestBatch`] (the ingress router).
 //! - [`actors`]: the actor system (`IngressRouter`, the source limiters, `WsHub` and one `WsSession` per WebSocket
 //!   client, the live relay between instances); `actors.md` maps it.
 //! - [`auth`]: tokens, scopes and the anonymous-on-loopback rule.
@@ -32,6 +35,7 @@ pub mod insights;
 pub mod jsonpath;
 pub mod metrics;
 pub mod queue;
+pub mod redis;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -14,14 +14,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::actors::{
-    CloseSessions, DrainSources, IngressRouter, RedisWindow, RelaySettings, SourceDirectory,
-    SourcesLink, StopRelay, WsHub, WsHubLink,
+    CloseSessions, DrainSources, IngressRouter, RelaySettings, SourceDirectory, SourcesLink,
+    StopRelay, WsHub, WsHubLink,
 };
 use crate::auth::{AccessPolicy, TokenRegistry};
 use crate::config::{EventsMode, Settings};
 use crate::http::{AppState, configure};
 use crate::metrics::Metrics;
 use crate::queue::{InlineQueue, Queue, RedisStreams, StreamSettings};
+use crate::redis::{InstanceId, RedisWindow};
 use crate::storage::Storage;
 
 /// How long shutdown waits for in-flight work before it stops anyway (SPEC §3: within 30 s).
@@ -91,8 +92,10 @@ impl Application {
             .await
             .context("Failed to run database migrations.")?;
 
+        // One id for this instance wherever it names itself: consumer name, relay tag, lease holder.
+        let instance = InstanceId::generate();
         let lease = match settings.events_mode {
-            EventsMode::Inline => Some(InlineLease::acquire(&storage).await?),
+            EventsMode::Inline => Some(InlineLease::acquire(&storage, &instance).await?),
             EventsMode::Redis => None,
         };
         let queue = match (&settings.events_mode, &settings.redis_url) {
@@ -105,6 +108,7 @@ impl Application {
                         claim_idle_ms: settings.claim_idle_ms,
                         maxlen: settings.stream_maxlen,
                         concurrency: settings.ingress_concurrency,
+                        instance: instance.clone(),
                     },
                     storage.clone(),
                 )
@@ -125,6 +129,7 @@ impl Application {
             (EventsMode::Redis, Some(url)) => Some(RelaySettings {
                 redis_url: url.clone(),
                 channel: RelaySettings::channel_for(&settings.event_stream),
+                instance: instance.clone(),
             }),
             _ => None,
         };
@@ -307,15 +312,14 @@ struct InlineLease {
 }
 
 impl InlineLease {
-    async fn acquire(storage: &Storage) -> anyhow::Result<InlineLease> {
-        let host = hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "herald".into());
-        let holder = format!("{host}:{}:{}", std::process::id(), ulid::Ulid::generate());
+    async fn acquire(storage: &Storage, instance: &InstanceId) -> anyhow::Result<InlineLease> {
+        let holder = instance.to_string();
         let ttl = chrono::Duration::from_std(LEASE_TTL)?;
+        // A holder on this host whose process is gone died without releasing the lease, so a restart after a
+        // crash need not wait for it to lapse.
         storage
             .leases()
-            .acquire(INLINE_LEASE, &holder, ttl, |other| holder_is_dead(other, &host))
+            .acquire(INLINE_LEASE, &holder, ttl, InstanceId::is_dead_process_here)
             .await
             .map_err(|e| {
                 anyhow::anyhow!(
@@ -353,21 +357,5 @@ impl InlineLease {
         {
             tracing::warn!(error.message = %e, "Could not release the inline lease; it lapses by itself.");
         }
-    }
-}
-
-/// A holder (`host:pid:ulid`) on this host whose process is gone has died without releasing its lease, so a
-/// restart after a crash need not wait for the lease to lapse.
-fn holder_is_dead(holder: &str, this_host: &str) -> bool {
-    if !std::path::Path::new("/proc/self").exists() {
-        return false; // No procfs: wait for the lease to lapse.
-    }
-    let mut parts = holder.rsplitn(3, ':');
-    let (_ulid, pid, host) = (parts.next(), parts.next(), parts.next());
-    match (host, pid.and_then(|p| p.parse::<u32>().ok())) {
-        (Some(host), Some(pid)) if host == this_host => {
-            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
-        _ => false,
     }
 }

@@ -20,21 +20,14 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::messages::EventsStored;
 use crate::domain::ErrorCode;
-use crate::ingest::{EntryOutcome, IngressEntry, PreparedBatch};
+use crate::ingest::{EntryOutcome, PreparedBatch};
 use crate::metrics::{Metrics, WriteCounts};
+use crate::queue::{IngestBatch, IngestError};
 use crate::storage::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, Storage};
 use crate::trace_context::{self, MAX_SPAN_LINKS};
 
 /// Most events written in one transaction when queued batches are merged.
 const MAX_EVENTS_PER_WRITE: usize = 2_000;
-
-/// Validate and persist a batch; answers once every entry's outcome is durable.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<EntryOutcome>, IngestError>")]
-pub struct IngestBatch {
-    /// The entries, in queue order.
-    pub entries: Vec<IngressEntry>,
-}
 
 /// Register a subscriber for [`EventsStored`].
 #[derive(Debug, Message)]
@@ -42,20 +35,6 @@ pub struct IngestBatch {
 pub struct SubscribeStored {
     /// Who to tell.
     pub recipient: Recipient<EventsStored>,
-}
-
-/// Why a batch has no durable outcome yet; the sender keeps the entries and retries.
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    /// Storage failed; nothing of the batch was stored.
-    #[error("could not persist the batch: {0}")]
-    Storage(String),
-    /// The validation task died (a bug: validation never panics by design).
-    #[error("validation failed unexpectedly: {0}")]
-    Validation(String),
-    /// The router restarted before the batch was written; nothing of it was stored.
-    #[error("the ingress router restarted before the batch was written")]
-    Restarted,
 }
 
 /// A validated batch waiting for the next write.
@@ -157,8 +136,9 @@ impl IngressRouter {
                         }
                         Err(e) => {
                             tracing::warn!(error.message = %e, error.cause_chain = ?e, "Ingest write failed.");
+                            let e = Arc::new(e);
                             for pending in group {
-                                let _ = pending.reply.send(Err(IngestError::Storage(e.to_string())));
+                                let _ = pending.reply.send(Err(IngestError::Storage(e.clone())));
                             }
                         }
                     }
@@ -263,34 +243,30 @@ impl Handler<IngestBatch> for IngressRouter {
             PreparedBatch::prepare(msg.entries, max_payload_bytes, Utc::now())
         });
         Box::pin(
-            async move {
-                validate
-                    .await
-                    .map_err(|e| IngestError::Validation(e.to_string()))
-            }
-            .into_actor(self)
-            .map(|prepared, act, ctx| {
-                let mut prepared = prepared?;
-                let (events, dead_letters) = prepared.take_rows();
-                let (reply, answer) = oneshot::channel();
-                act.queue.push_back(Pending {
-                    prepared,
-                    events,
-                    dead_letters,
-                    reply,
-                });
-                act.write_next(ctx);
-                Ok(answer)
-            })
-            .then(|answer, act, _ctx| {
-                async move {
-                    match answer {
-                        Ok(answer) => answer.await.unwrap_or(Err(IngestError::Restarted)),
-                        Err(e) => Err(e),
+            async move { validate.await.map_err(IngestError::Validation) }
+                .into_actor(self)
+                .map(|prepared, act, ctx| {
+                    let mut prepared = prepared?;
+                    let (events, dead_letters) = prepared.take_rows();
+                    let (reply, answer) = oneshot::channel();
+                    act.queue.push_back(Pending {
+                        prepared,
+                        events,
+                        dead_letters,
+                        reply,
+                    });
+                    act.write_next(ctx);
+                    Ok(answer)
+                })
+                .then(|answer, act, _ctx| {
+                    async move {
+                        match answer {
+                            Ok(answer) => answer.await.unwrap_or(Err(IngestError::Restarted)),
+                            Err(e) => Err(e),
+                        }
                     }
-                }
-                .into_actor(act)
-            }),
+                    .into_actor(act)
+                }),
         )
     }
 }

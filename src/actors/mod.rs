@@ -8,7 +8,6 @@
 
 mod ingress_router;
 pub mod messages;
-mod redis_window;
 mod source_directory;
 mod source_rate_limiter;
 mod ws_feed;
@@ -18,9 +17,8 @@ mod ws_hub;
 mod ws_relay;
 mod ws_session;
 
-pub use ingress_router::{IngestBatch, IngestError, IngressRouter, SubscribeStored};
+pub use ingress_router::{IngressRouter, SubscribeStored};
 pub use messages::{EventSelection, EventsReleased, EventsStored};
-pub use redis_window::RedisWindow;
 pub use source_directory::{
     BACKLOG_SWEEP_INTERVAL, DiscardBacklog, DrainSources, LIMITER_IDLE_AFTER, LimiterIdle,
     PAUSE_POLL_INTERVAL, PauseChanged, ReleasedCounts, STATS_WRITE_INTERVAL, SourceDirectory,

@@ -37,7 +37,6 @@ use chrono::Utc;
 
 use super::ingress_router::SubscribeStored;
 use super::messages::{EventSelection, EventsReleased, EventsStored};
-use super::redis_window::RedisWindow;
 use super::source_rate_limiter::{
     AdmitEvents, AdoptBacklog, DiscardDeferred, FlushDeferrals, LimiterLink, ReloadPause, Retire,
     SourceError, SourceRateLimiter,
@@ -46,6 +45,7 @@ use super::ws_frames::{source_paused_frame, source_resumed_frame};
 use super::ws_hub::Notify;
 use crate::config::rate_limits::RateLimits;
 use crate::domain::SourceName;
+use crate::redis::RedisWindow;
 use crate::storage::{SourcePause, StatsDelta, Storage};
 
 /// How often each instance reads `source_pauses` in redis mode (SPEC §13: a pause holds on all within 1 s).

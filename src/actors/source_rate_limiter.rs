@@ -32,12 +32,12 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 
 use super::messages::{EventSelection, EventsReleased};
-use super::redis_window::RedisWindow;
 use super::source_directory::LimiterIdle;
 use crate::domain::{
     Admission, Clock, Grant, LocalWindow, PauseReason, RateLimit, SourceName, SourceWindow,
     SystemClock,
 };
+use crate::redis::RedisWindow;
 use crate::storage::{HERALD_ACTOR, PauseKind, SourcePause, Storage, StorageError};
 
 /// How long a failed release waits before it tries again.

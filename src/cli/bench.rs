@@ -123,7 +123,7 @@ async fn ingest(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> 
         Err(_) => Ok(0.0),
     };
     if let (EventsMode::Redis, Some(url)) = (settings.events_mode, &settings.redis_url) {
-        let client = crate::queue::redis_client(url).await?;
+        let client = crate::redis::client(url).await?;
         let _: Result<u64, _> =
             fred::prelude::KeysInterface::del(&client, bench_settings.event_stream.as_str()).await;
     }
@@ -305,9 +305,7 @@ enum Publisher {
 impl Publisher {
     async fn new(settings: &Settings, port: u16) -> anyhow::Result<Publisher> {
         Ok(match (&settings.events_mode, &settings.redis_url) {
-            (EventsMode::Redis, Some(url)) => {
-                Publisher::Redis(crate::queue::redis_client(url).await?)
-            }
+            (EventsMode::Redis, Some(url)) => Publisher::Redis(crate::redis::client(url).await?),
             _ => Publisher::Http {
                 client: reqwest::Client::new(),
                 url: format!("http://127.0.0.1:{port}/events"),

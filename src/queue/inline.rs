@@ -10,8 +10,7 @@ use actix::Recipient;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::{PublishOutcome, QueueError, QueueHealth};
-use crate::actors::IngestBatch;
+use super::{IngestBatch, PublishOutcome, QueueError, QueueHealth};
 use crate::domain::Envelope;
 use crate::ingest::{EntryOutcome, IngressEntry};
 
@@ -237,8 +236,9 @@ async fn run_batch(batch: Vec<Submission>, router: &Recipient<IngestBatch>) {
         }
         Ok(Err(e)) => {
             tracing::error!(error.message = %e, error.cause_chain = ?e, "Inline batch could not be persisted.");
+            let e = Arc::new(e);
             for reply in replies {
-                let _ = reply.send(Err(QueueError::Persist(e.to_string())));
+                let _ = reply.send(Err(QueueError::Persist(e.clone())));
             }
         }
         Err(e) => {

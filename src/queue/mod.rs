@@ -1,21 +1,26 @@
-//! Queue adapters: how accepted envelopes travel to the [`crate::actors::IngressRouter`].
+//! Queue adapters: how accepted envelopes travel to whoever stores them, as [`IngestBatch`] messages (the ingress
+//! router handles them; the queue only knows a `Recipient<IngestBatch>`).
 //!
 //! Two adapters stand behind one interface, [`Queue`]: [`RedisStreams`] (production: `XADD` on accept, a consumer
 //! group shared by every instance) and [`InlineQueue`] (embedded: in-process, and an envelope is accepted only once
 //! its batch is committed, so nothing accepted is lost on restart).
 
+mod ingest_batch;
 mod inline;
 mod redis_streams;
+
+use std::sync::Arc;
 
 use actix::Recipient;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::actors::IngestBatch;
 use crate::domain::{Envelope, EventId};
+use crate::redis::RedisError;
 
+pub use ingest_batch::{IngestBatch, IngestError};
 pub use inline::InlineQueue;
-pub use redis_streams::{RedisStreams, StreamSettings, client as redis_client};
+pub use redis_streams::{RedisStreams, StreamSettings};
 
 /// What the HTTP ingress tells a publisher about one envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,21 +57,27 @@ pub struct QueueHealth {
 /// The queue could not make envelopes durable; nothing of the request was accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    /// Redis failed.
-    #[error("redis: {0}")]
-    Redis(#[from] fred::error::Error),
+    /// Redis failed, or could not be reached.
+    #[error(transparent)]
+    Redis(#[from] RedisError),
     /// The database failed.
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
-    /// Persisting the batch failed; nothing of it was stored.
+    /// Persisting the batch failed; nothing of it was stored. Shared by every request of the batch.
     #[error("could not persist the batch: {0}")]
-    Persist(String),
+    Persist(#[source] Arc<IngestError>),
     /// The queue's backing service is unreachable; nothing was sent.
     #[error("queue unavailable: {0}")]
     Unavailable(String),
     /// Herald is shutting down and no longer accepts events.
     #[error("Herald is shutting down")]
     ShuttingDown,
+}
+
+impl From<fred::error::Error> for QueueError {
+    fn from(e: fred::error::Error) -> QueueError {
+        QueueError::Redis(RedisError::Command(e))
+    }
 }
 
 /// The configured queue adapter.
@@ -128,13 +139,4 @@ impl Queue {
             Queue::Inline(_) => Ok(()),
         }
     }
-}
-
-/// Sleeps `delay`, or less when `shutdown` turns true first; answers whether to go on.
-async fn backoff(delay: std::time::Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(delay) => {}
-        _ = shutdown.wait_for(|stop| *stop) => {}
-    }
-    !*shutdown.borrow()
 }

@@ -2,14 +2,14 @@
 //! source whichever instance counts, exactly `limit` per interval, and asks made together share a script call.
 
 use fred::prelude::{ClientLike, KeysInterface};
-use herald::actors::RedisWindow;
 use herald::domain::{RateLimit, SourceName};
+use herald::redis::RedisWindow;
 use secrecy::SecretString;
 
 use crate::helpers::{PrivateRedis, eventually_some, free_port, redis_url};
 
 async fn client() -> fred::clients::Client {
-    herald::queue::redis_client(&SecretString::from(redis_url()))
+    herald::redis::client(&SecretString::from(redis_url()))
         .await
         .expect("Redis")
 }
@@ -125,7 +125,7 @@ async fn every_ask_of_a_failed_call_gets_the_error_and_asks_after_a_redis_restar
     let port = free_port();
     let redis = PrivateRedis::start(port).await;
     let window = RedisWindow::new(
-        herald::queue::redis_client(&SecretString::from(redis.url()))
+        herald::redis::client(&SecretString::from(redis.url()))
             .await
             .expect("Redis"),
         &stream(),

@@ -17,7 +17,7 @@
 //! own inside the script, so the answer for a source is exactly what a call of its own would have given.
 //!
 //! The key derives from the stream key, so deployments (and tests) with their own stream never share windows.
-//! All keys of a call go to one server: a Redis Cluster (not supported yet, see `queue::redis_client`) would need
+//! All keys of a call go to one server: a Redis Cluster (not supported yet, see [`super::client()`]) would need
 //! the calls split by hash slot.
 
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub const MAX_SOURCES_PER_CALL: usize = 1_000;
 
 /// For each key: trim, count, record up to the wanted number, and say when a slot frees if not all fit.
 ///
-/// KEYS: the windows. ARGV[1]: a member prefix unique to this call; then, per key, `interval_ms, limit, wanted`.
+/// KEYS: the windows. `ARGV[1]`: a member prefix unique to this call; then, per key, `interval_ms, limit, wanted`.
 /// Returns `{granted, retry_in_ms}` per key, flattened. Members are `<prefix><key's position>` when one event is
 /// recorded (the common case: a stored batch rarely holds two events of one source) and
 /// `<prefix><position>:<n>` for more, so they never collide within a key.

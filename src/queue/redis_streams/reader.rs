@@ -1,0 +1,144 @@
+//! Reading new entries (`XREADGROUP`), handing each batch to the router until it has a durable outcome, and
+//! acknowledging it (`XACK`).
+
+use std::sync::Arc;
+
+use actix::Recipient;
+use fred::prelude::StreamsInterface;
+use fred::types::Value as RedisValue;
+use tokio::sync::{Semaphore, watch};
+
+use super::reply::parse_read;
+use super::{IngestBatch, Inner, READ_BLOCK_MS, READ_COUNT};
+use crate::ingest::{IngressEntry, StreamEntry};
+use crate::redis::retry::{Backoff, policy};
+
+/// `XACK` tries before the entries are left to the reclaimer.
+const ACK_ATTEMPTS: usize = 3;
+
+/// Reads until shutdown, each batch holding a permit until it is acknowledged (or left pending at shutdown).
+pub(super) async fn read_loop(
+    inner: Arc<Inner>,
+    router: Recipient<IngestBatch>,
+    permits: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Backoff::new();
+    while !*shutdown.borrow() {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        // Not raced against shutdown: a cancelled read would leave what it delivered pending for a minute.
+        let read: Result<RedisValue, _> = inner
+            .reader
+            .xreadgroup(
+                inner.settings.group.as_str(),
+                inner.consumer(),
+                Some(READ_COUNT),
+                Some(READ_BLOCK_MS),
+                false,
+                inner.settings.stream.as_str(),
+                ">",
+            )
+            .await;
+        let entries = match read {
+            Ok(value) => {
+                backoff.reset();
+                parse_read(value, &inner.settings.stream)
+            }
+            Err(e) => {
+                if e.details().contains("NOGROUP") {
+                    // The stream or group was deleted under us: recreate it rather than spin.
+                    let _: Result<(), _> = inner
+                        .commands
+                        .xgroup_create(
+                            inner.settings.stream.as_str(),
+                            inner.settings.group.as_str(),
+                            "0",
+                            true,
+                        )
+                        .await;
+                }
+                tracing::warn!(error.message = %e, attempt = backoff.attempts() + 1, "Reading the ingress stream failed; retrying.");
+                drop(permit);
+                if !backoff.wait(&mut shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if entries.is_empty() {
+            continue;
+        }
+        let inner = inner.clone();
+        let router = router.clone();
+        let shutdown = shutdown.clone();
+        actix_rt::spawn(async move {
+            deliver(&inner, &router, entries, shutdown).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Sends a batch to the router until it has a durable outcome, then acknowledges it. On shutdown a failing batch
+/// is left pending: another instance (or this one, after a restart) reclaims it.
+pub(super) async fn deliver(
+    inner: &Inner,
+    router: &Recipient<IngestBatch>,
+    entries: Vec<StreamEntry>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let ids: Vec<String> = entries.iter().map(|e| e.entry_id.clone()).collect();
+    let entries: Vec<IngressEntry> = entries.into_iter().map(IngressEntry::Stream).collect();
+    let mut backoff = Backoff::new();
+    loop {
+        match router
+            .send(IngestBatch {
+                entries: entries.clone(),
+            })
+            .await
+        {
+            Ok(Ok(_outcomes)) => break,
+            Ok(Err(e)) => {
+                tracing::warn!(error.message = %e, error.cause_chain = ?e, attempt = backoff.attempts() + 1, "Ingest batch failed; retrying.")
+            }
+            Err(e) => {
+                tracing::warn!(error.message = %e, attempt = backoff.attempts() + 1, "Ingress router unavailable; retrying.")
+            }
+        }
+        if !backoff.wait(&mut shutdown).await {
+            return;
+        }
+    }
+    ack(inner, ids, &mut shutdown).await;
+}
+
+/// Acknowledges stored entries, retrying a few times. Giving up is harmless: the entries stay pending, are
+/// reclaimed, and their ids are already stored (duplicates). At shutdown the first try is the only one.
+async fn ack(inner: &Inner, ids: Vec<String>, shutdown: &mut watch::Receiver<bool>) {
+    let mut backoff = Backoff::with_policy(policy().with_max_times(ACK_ATTEMPTS - 1));
+    loop {
+        let acked: Result<u64, _> = inner
+            .commands
+            .xack(
+                inner.settings.stream.as_str(),
+                inner.settings.group.as_str(),
+                ids.clone(),
+            )
+            .await;
+        match acked {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error.message = %e, attempt = backoff.attempts() + 1, "XACK failed; retrying.");
+                if !backoff.wait(shutdown).await {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::error!(
+        entries = ids.len(),
+        "XACK failed; the entries will be reclaimed and counted as duplicates."
+    );
+}
