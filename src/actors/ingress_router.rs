@@ -20,9 +20,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::messages::EventsStored;
 use crate::domain::ErrorCode;
+use crate::domain::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome};
 use crate::ingest::{EntryOutcome, IngressEntry, PreparedBatch};
 use crate::metrics::{Metrics, WriteCounts};
-use crate::storage::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, Storage};
+use crate::storage::Storage;
 use crate::trace_context::{self, MAX_SPAN_LINKS};
 
 /// Most events written in one transaction when queued batches are merged.
@@ -167,7 +168,7 @@ impl IngressRouter {
         );
     }
 
-    fn notify_stored(&mut self, stored: Vec<crate::storage::StoredEvent>) {
+    fn notify_stored(&mut self, stored: Vec<crate::domain::StoredEvent>) {
         if stored.is_empty() {
             return;
         }

@@ -32,8 +32,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use super::ws_hub::RelayedEvents;
+use crate::domain::StoredEvent;
 use crate::domain::{Envelope, EventId, ParseContext, Severity, ValidationError};
-use crate::storage::StoredEvent;
 use crate::telemetry::RateLimitedLog;
 
 /// Batches the publisher may hold while Redis is slow; past it, batches are dropped (and counted in the log).

@@ -19,11 +19,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::auth::Scope;
-use crate::domain::{SourceName, format_timestamp};
-use crate::http::routes::sources::source_metrics;
+use crate::domain::{SourceName, SourcePause, format_timestamp};
 use crate::http::{ApiError, AppState, Caller};
 use crate::queue::{Queue, QueueHealth};
-use crate::storage::SourcePause;
+use crate::views::{SourceMetricsView, SourcePauseView, SourceRateLimitView};
 
 /// Most sources listed by `/admin/event-health` (`sourcesTruncated` tells when there are more).
 pub const HEALTH_SOURCES_LIMIT: u64 = 200;
@@ -48,17 +47,13 @@ pub async fn event_health(
         .collect();
     let backlogs = repo.backlogs().await?;
     let ingress = ingress_queue(&state.queue, state.mode.as_str()).await;
-    let rate_limits: Vec<Value> = state
+    let rate_limits: Vec<SourceRateLimitView<'_>> = state
         .sources
         .rate_limits
         .entries()
-        .map(|(source, limit)| {
-            json!({
-                "source": source,
-                "limit": limit.limit(),
-                "intervalMs": limit.interval_ms(),
-                "pauseMs": limit.pause_ms(),
-            })
+        .map(|(source, limit)| SourceRateLimitView {
+            source,
+            limit: limit.into(),
         })
         .collect();
     let body = json!({ "data": {
@@ -68,10 +63,10 @@ pub async fn event_health(
             "ingress": ingress,
             "triggers": idle_queue(state.mode.as_str()),
         },
-        "sources": sources.iter().map(source_metrics).collect::<Vec<_>>(),
+        "sources": sources.iter().map(SourceMetricsView::of).collect::<Vec<_>>(),
         "sourcesTruncated": truncated,
         "triggers": [],
-        "pausedSources": pauses.iter().map(SourcePause::view).collect::<Vec<_>>(),
+        "pausedSources": pauses.iter().map(SourcePauseView::of).collect::<Vec<_>>(),
         "pausedTriggers": [],
         "rateLimits": rate_limits,
         "retries": {
@@ -196,7 +191,7 @@ fn age_ms(now: DateTime<Utc>, at: DateTime<Utc>) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::PauseKind;
+    use crate::domain::PauseKind;
 
     fn name(s: &str) -> SourceName {
         SourceName::parse(s.to_owned()).unwrap()
