@@ -80,7 +80,7 @@ pub(super) fn event_row(event: &NewEvent, sequence: i64, content_hash: String) -
 ///
 /// # Errors
 /// [`StorageError::Corrupt`] when a column no longer parses.
-pub(crate) fn event_from_model(m: events::Model) -> Result<StoredEvent, StorageError> {
+pub(super) fn event_from_model(m: events::Model) -> Result<StoredEvent, StorageError> {
     const TABLE: &str = "workflow_events";
     let key = m.id.as_str();
     let metadata = match m.metadata {
