@@ -51,7 +51,7 @@ pub enum StorageError {
 #[derive(Debug, thiserror::Error)]
 pub enum CorruptColumn {
     /// A constrained string (id, type, source, correlation id) breaks its SPEC rule.
-    #[error("{column}")]
+    #[error("column {column}")]
     Invalid {
         /// The column.
         column: &'static str,
@@ -60,7 +60,7 @@ pub enum CorruptColumn {
         cause: ValidationError,
     },
     /// A closed-set name (pause kind, control action, severity) names no variant.
-    #[error("{column}")]
+    #[error("column {column}")]
     Unknown {
         /// The column.
         column: &'static str,

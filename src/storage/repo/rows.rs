@@ -42,16 +42,16 @@ fn unknown(
     }
 }
 
-/// A stored source name of `table`'s row `key`.
+/// A source name stored as the key of a `table` row (`source_stats`, `source_pauses`, `source_deferrals`).
 ///
 /// # Errors
 /// [`StorageError::Corrupt`] when it no longer parses.
 pub(super) fn parse_source(
     table: &'static str,
-    key: &str,
     source: String,
 ) -> Result<SourceName, StorageError> {
-    SourceName::parse(source).map_err(invalid(table, key, "source"))
+    let key = source.clone();
+    SourceName::parse(source).map_err(invalid(table, &key, "source"))
 }
 
 /// The `workflow_events` row of `event`, numbered `sequence`.
@@ -90,7 +90,7 @@ pub(super) fn event_from_model(m: events::Model) -> Result<StoredEvent, StorageE
     let envelope = Envelope {
         id: EventId::parse(m.id.clone()).map_err(invalid(TABLE, key, "id"))?,
         event_type: EventType::parse(m.event_type).map_err(invalid(TABLE, key, "type"))?,
-        source: parse_source(TABLE, key, m.source)?,
+        source: SourceName::parse(m.source).map_err(invalid(TABLE, key, "source"))?,
         occurred_at: m.occurred_at,
         payload: m.payload,
         correlation_id: m
@@ -142,7 +142,7 @@ pub(super) fn pause_from_model(m: pauses::Model) -> Result<SourcePause, StorageE
         .parse::<PauseKind>()
         .map_err(unknown(TABLE, &m.source, "kind"))?;
     Ok(SourcePause {
-        source: parse_source(TABLE, &m.source.clone(), m.source)?,
+        source: parse_source(TABLE, m.source)?,
         kind,
         reason: m.reason,
         actor: m.actor,
@@ -177,7 +177,7 @@ pub(super) fn control_from_model(row: controls::Model) -> Result<SourceControl, 
         .parse::<ControlAction>()
         .map_err(unknown(TABLE, &row.id, "action"))?;
     Ok(SourceControl {
-        source: parse_source(TABLE, &row.id, row.source)?,
+        source: SourceName::parse(row.source).map_err(invalid(TABLE, &row.id, "source"))?,
         id: row.id,
         action,
         actor: row.actor,

@@ -170,7 +170,7 @@ impl<'a> SourcesRepo<'a> {
             .await?
             .into_iter()
             .map(|(source, n)| {
-                let name = parse_source("source_deferrals", &source.clone(), source)?;
+                let name = parse_source("source_deferrals", source)?;
                 Ok((name, u64::try_from(n).unwrap_or(0)))
             })
             .collect()
@@ -352,7 +352,7 @@ impl<'a> SourcesRepo<'a> {
         names.truncate(limit as usize + 1);
         let names = names
             .into_iter()
-            .map(|name| parse_source("source_stats", &name.clone(), name))
+            .map(|name| parse_source("source_stats/source_pauses", name))
             .collect::<Result<_, _>>()?;
         overview::overviews_in(self.read, names).await
     }

@@ -181,3 +181,50 @@ async fn each_source_gets_its_own_latest_control_and_its_history_pages_newest_fi
         [("resume", "bob"), ("resume", "bob"), ("pause", "alice")]
     );
 }
+
+#[actix_rt::test]
+async fn a_stored_pause_that_no_longer_reads_is_a_corrupt_row_that_keeps_its_cause() {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+
+    use crate::storage::entity::source_pauses as pauses;
+    use crate::storage::{CorruptColumn, StorageError};
+
+    let (_dir, storage) = Storage::scratch().await;
+    pauses::Entity::insert(pauses::ActiveModel {
+        source: Set("a".into()),
+        kind: Set("sleepy".into()),
+        reason: Set("r".into()),
+        actor: Set("alice".into()),
+        paused_at: Set(truncate_to_millis(Utc::now())),
+        paused_until: Set(None),
+    })
+    .exec_without_returning(storage.write_connection())
+    .await
+    .unwrap();
+
+    let e = storage
+        .sources()
+        .pause_of(&source("a"))
+        .await
+        .expect_err("corrupt");
+    let StorageError::Corrupt { table, key, cause } = &e else {
+        panic!("a corrupt row, got {e:?}");
+    };
+    assert_eq!((*table, key.as_str()), ("source_pauses", "a"));
+    let CorruptColumn::Unknown { column, cause } = cause else {
+        panic!("an unknown spelling, got {cause:?}");
+    };
+    assert_eq!((*column, cause.value.as_str()), ("kind", "sleepy"));
+    let chain: Vec<String> =
+        std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect();
+    assert_eq!(
+        chain,
+        [
+            r#"corrupt source_pauses row "a""#,
+            "column kind",
+            r#"unknown pause kind "sleepy""#
+        ]
+    );
+}
