@@ -2,16 +2,17 @@
 //! `jsonPath`), with one meaning everywhere: the events list (SPEC §6.1), saved views (§6.8) and live WebSocket
 //! subscriptions (§7).
 //!
-//! The events list pushes a filter into SQL (`storage`); a WebSocket session evaluates it here, in Rust, with
+//! The events list pushes a filter into SQL (storage imports this module, never the reverse); a WebSocket session evaluates it here, in Rust, with
 //! [`EventFilter::matches`]. Both read the same parsed filter, so they cannot disagree on what a filter means: type
 //! and source patterns compile to one regular expression that PostgreSQL and Rust read alike, and `jsonPath` is
 //! checked by [`JsonPath::parse`] on both databases.
 
 use serde_json::{Map, Value};
 
-use crate::domain::{CorrelationId, ErrorCode, NameKind, NamePattern, Severity, ValidationError};
+use crate::domain::{
+    CorrelationId, ErrorCode, NameKind, NamePattern, Severity, StoredEvent, ValidationError,
+};
 use crate::jsonpath::JsonPath;
-use crate::storage::StoredEvent;
 
 /// The filter names, as query parameters and as keys of a WebSocket `subscribe`'s `filters`.
 pub const FILTER_FIELDS: [&str; 5] = ["type", "source", "correlationId", "severity", "jsonPath"];

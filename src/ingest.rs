@@ -4,8 +4,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Envelope, ErrorCode, EventId, ParseContext, RawEntry};
-use crate::storage::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome};
+use crate::domain::{
+    Envelope, ErrorCode, EventId, EventOutcome, NewDeadLetter, NewEvent, ParseContext,
+    PersistOutcome, RawEntry,
+};
+use crate::insights::severity_of;
 
 /// Field of a stream entry that carries the envelope JSON (SPEC §2.1).
 pub const ENVELOPE_FIELD: &str = "envelope";
@@ -79,7 +82,7 @@ impl PreparedBatch {
         for entry in entries {
             match entry {
                 IngressEntry::Envelope(envelope) => {
-                    batch.push_event(NewEvent::new(envelope, now, None, None));
+                    batch.push_event(accepted(envelope, now, None, None));
                 }
                 IngressEntry::Stream(entry) => batch.push_stream_entry(entry, &ctx),
             }
@@ -119,7 +122,7 @@ impl PreparedBatch {
         };
         let fallback = || EventId::from_stream_entry(&entry.stream_key, &entry.entry_id);
         match Envelope::parse_slice(json.as_bytes(), ctx, fallback) {
-            Ok(envelope) => self.push_event(NewEvent::new(
+            Ok(envelope) => self.push_event(accepted(
                 envelope,
                 ctx.now,
                 Some(entry.entry_id),
@@ -170,6 +173,21 @@ fn best_effort_identity(json: Option<&str>) -> (Option<String>, Option<String>) 
             .map(str::to_owned)
     };
     (text("source", 200), text("id", 128))
+}
+
+/// `envelope`, accepted at `received_at`, with its severity read from its type, metadata and payload (SPEC §6.1).
+fn accepted(
+    envelope: Envelope,
+    received_at: DateTime<Utc>,
+    stream_id: Option<String>,
+    raw_on_conflict: Option<RawEntry>,
+) -> NewEvent {
+    let severity = severity_of(
+        &envelope.event_type,
+        &envelope.payload,
+        envelope.metadata.as_ref(),
+    );
+    NewEvent::new(envelope, severity, received_at, stream_id, raw_on_conflict)
 }
 
 #[cfg(test)]

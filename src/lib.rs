@@ -11,6 +11,8 @@
 //! - [`ingest`]: what a queue entry becomes (an event or a dead letter), without actix or I/O.
 //! - [`insights`]: what Herald reads out of an event: severity, links, derived views, and a page's field schema (SPEC §6.1).
 //! - [`jsonpath`]: SQL/JSON path (SPEC §9): parsing, Herald's own evaluation, the PostgreSQL condition.
+//! - [`views`]: every JSON shape HTTP and the WebSocket send (events, sources, dead letters, frames), built from
+//!   domain types.
 //! - [`storage`]: database connection, migrations, entities and repositories.
 //! - [`redis`]: what every Redis-speaking part shares: the client builder, the instance id, the retry policy, the
 //!   shared rate-limit window and the live relay's transport. Imports storage and domain, never the actors.
@@ -40,3 +42,4 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod trace_context;
+pub mod views;

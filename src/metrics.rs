@@ -22,8 +22,7 @@ use prometheus::{
 };
 
 use crate::config::rate_limits::RateLimits;
-use crate::domain::{ErrorCode, SourceName};
-use crate::storage::StoredEvent;
+use crate::domain::{ErrorCode, SourceName, StoredEvent};
 
 /// How many distinct sources, beyond those named in `EVENT_SOURCE_RATE_LIMITS`, get a `source` label value of
 /// their own. Each one is a time series per source metric in every scrape; a publisher that invents a source per

@@ -20,10 +20,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::messages::EventsStored;
 use crate::domain::ErrorCode;
+use crate::domain::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome};
 use crate::ingest::{EntryOutcome, PreparedBatch};
 use crate::metrics::{Metrics, WriteCounts};
 use crate::queue::{IngestBatch, IngestError};
-use crate::storage::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, Storage};
+use crate::storage::Storage;
 use crate::trace_context::{self, MAX_SPAN_LINKS};
 
 /// Most events written in one transaction when queued batches are merged.
@@ -147,7 +148,7 @@ impl IngressRouter {
         );
     }
 
-    fn notify_stored(&mut self, stored: Vec<crate::storage::StoredEvent>) {
+    fn notify_stored(&mut self, stored: Vec<crate::domain::StoredEvent>) {
         if stored.is_empty() {
             return;
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix::Message;
 
 use crate::domain::SourceName;
-use crate::storage::StoredEvent;
+use crate::domain::StoredEvent;
 
 /// Newly stored events of one ingest batch, in `ingressSequence` order. Duplicates are never in it, so nothing
 /// downstream (WebSocket fan-out, source limiters, triggers) sees an event twice.

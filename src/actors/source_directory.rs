@@ -45,8 +45,9 @@ use super::ws_frames::{source_paused_frame, source_resumed_frame};
 use super::ws_hub::Notify;
 use crate::config::rate_limits::RateLimits;
 use crate::domain::SourceName;
+use crate::domain::{SourcePause, StatsDelta};
 use crate::redis::RedisWindow;
-use crate::storage::{SourcePause, StatsDelta, Storage};
+use crate::storage::Storage;
 
 /// How often each instance reads `source_pauses` in redis mode (SPEC §13: a pause holds on all within 1 s).
 pub const PAUSE_POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -582,7 +583,7 @@ super::messages::stops_on_crash!(SourceDirectory);
 mod tests {
     use super::*;
     use crate::actors::messages::Crash;
-    use crate::storage::StoredEvent;
+    use crate::domain::StoredEvent;
 
     #[derive(Message)]
     #[rtype(result = "(u32, usize)")]
@@ -608,7 +609,7 @@ mod tests {
                     serde_json::json!({"id": id, "type": "test.event.happened", "source": "left.behind"}),
                     0,
                 );
-                crate::storage::NewEvent::new(event.envelope, Utc::now(), None, None)
+                crate::domain::NewEvent::new(event.envelope, event.severity, Utc::now(), None, None)
             })
             .collect();
         let stored = storage

@@ -34,11 +34,11 @@ use tokio::sync::oneshot;
 use super::messages::{EventSelection, EventsReleased};
 use super::source_directory::LimiterIdle;
 use crate::domain::{
-    Admission, Clock, Grant, LocalWindow, PauseReason, RateLimit, SourceName, SourceWindow,
-    SystemClock,
+    Admission, Clock, Grant, HERALD_ACTOR, LocalWindow, PauseKind, RateLimit, SourceName,
+    SourcePause, SourceWindow, SystemClock,
 };
 use crate::redis::RedisWindow;
-use crate::storage::{HERALD_ACTOR, PauseKind, SourcePause, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 
 /// How long a failed release waits before it tries again.
 const RELEASE_RETRY: Duration = Duration::from_secs(1);
@@ -178,17 +178,13 @@ impl SourceRateLimiter {
     fn apply_pause(&mut self, pause: Option<SourcePause>) {
         let now = Utc::now();
         let pause = pause.filter(|p| p.is_active(now)).map(|p| {
-            let reason = match p.kind {
-                PauseKind::Manual => PauseReason::Manual(p.reason),
-                PauseKind::RateLimit => PauseReason::RateLimit,
-            };
             // Active, so the end is after now: at least 1 ms remains.
             let remaining = p.until.map(|until| {
                 u64::try_from((until - now).num_milliseconds())
                     .unwrap_or(0)
                     .max(1)
             });
-            (reason, remaining)
+            (p.kind, p.reason, remaining)
         });
         self.window.set_pause(pause);
     }
@@ -531,7 +527,7 @@ mod tests {
     use actix::Supervisor;
     use serde_json::json;
 
-    use crate::storage::StoredEvent;
+    use crate::domain::StoredEvent;
 
     #[derive(Message)]
     #[rtype(result = "u32")]
@@ -652,7 +648,15 @@ mod tests {
         let batch: Vec<StoredEvent> = (1..=7).map(stored).collect();
         let new_events = batch
             .iter()
-            .map(|e| crate::storage::NewEvent::new(e.envelope.clone(), e.received_at, None, None))
+            .map(|e| {
+                crate::domain::NewEvent::new(
+                    e.envelope.clone(),
+                    e.severity,
+                    e.received_at,
+                    None,
+                    None,
+                )
+            })
             .collect();
         let persisted = storage
             .events()

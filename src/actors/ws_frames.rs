@@ -34,13 +34,15 @@
 
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-use crate::domain::{ErrorCode, SourceName, format_timestamp};
+use crate::domain::{ErrorCode, SourceName, SourcePause, StoredEvent, format_timestamp};
 use crate::filter::EventFilter;
-use crate::http::routes::events::event_view;
-use crate::insights::derived_of;
-use crate::storage::{SourcePause, StoredEvent};
+use crate::views::{
+    AckData, ErrorData, EventFrameData, EventView, FrameView, LaggedData, SourcePauseView,
+    SourceResumedView, SubscribedData,
+};
 
 /// Largest inbound message (SPEC §7: 64 KiB).
 pub const MAX_INBOUND_FRAME_BYTES: usize = 64 * 1024;
@@ -62,23 +64,28 @@ pub struct EventFrames {
 impl EventFrames {
     /// Serializes `event`'s frames, stamped `emitted_at`.
     pub fn of(event: &StoredEvent, emitted_at: DateTime<Utc>) -> EventFrames {
-        let view = event_view(event);
+        let view = EventView::of(event);
         let emitted_at = format_timestamp(emitted_at);
-        let typed = derived_of(&event.envelope.event_type, &event.envelope.payload).map(|d| {
-            let derived = d.get("payload").cloned().unwrap_or(Value::Null);
-            frame(json!({
-                "type": event.envelope.event_type.as_str(),
-                "data": { "event": view, "derived": derived },
-                "emittedAt": emitted_at,
-            }))
+        let typed = view.derived_payload().map(|derived| {
+            frame(&FrameView {
+                frame_type: event.envelope.event_type.as_str(),
+                data: EventFrameData {
+                    event: &view,
+                    derived: Some(derived),
+                },
+                emitted_at: Some(emitted_at.clone()),
+            })
         });
         EventFrames {
             sequence: event.ingress_sequence,
-            frame: frame(json!({
-                "type": "workflow.event.received",
-                "data": { "event": view },
-                "emittedAt": emitted_at,
-            })),
+            frame: frame(&FrameView {
+                frame_type: "workflow.event.received",
+                data: EventFrameData {
+                    event: &view,
+                    derived: None,
+                },
+                emitted_at: Some(emitted_at),
+            }),
             typed,
         }
     }
@@ -94,16 +101,22 @@ impl EventFrames {
     }
 }
 
-fn frame(value: Value) -> ByteString {
-    ByteString::from(value.to_string())
+fn frame<D: Serialize>(frame: &FrameView<'_, D>) -> ByteString {
+    // A frame holds only strings, numbers and JSON values, whose serialization cannot fail; should it ever,
+    // the session gets an empty frame rather than a panic in the actor.
+    ByteString::from(serde_json::to_string(frame).unwrap_or_default())
 }
 
 /// `connection.ack`.
 pub fn ack_frame(now: DateTime<Utc>, session_id: &str) -> ByteString {
-    frame(json!({
-        "type": "connection.ack",
-        "data": { "now": format_timestamp(now), "sessionId": session_id },
-    }))
+    frame(&FrameView {
+        frame_type: "connection.ack",
+        data: AckData {
+            now: format_timestamp(now),
+            session_id,
+        },
+        emitted_at: None,
+    })
 }
 
 /// `pong`.
@@ -113,28 +126,36 @@ pub fn pong_frame() -> ByteString {
 
 /// `subscribed`, echoing the filters as given and the `since` taken (`null` without one).
 pub fn subscribed_frame(filters: &Value, since: Option<i64>) -> ByteString {
-    frame(json!({
-        "type": "subscribed",
-        "data": { "filters": filters, "since": since.map(|s| s.to_string()) },
-    }))
+    frame(&FrameView {
+        frame_type: "subscribed",
+        data: SubscribedData {
+            filters,
+            since: since.map(|s| s.to_string()),
+        },
+        emitted_at: None,
+    })
 }
 
 /// `error`, with `field` when the error is about one.
 pub fn error_frame(code: &str, message: &str, field: Option<&str>) -> ByteString {
-    let mut data = json!({ "code": code, "message": message });
-    if let Some(field) = field {
-        data["field"] = Value::from(field);
-    }
-    frame(json!({ "type": "error", "data": data }))
+    frame(&FrameView {
+        frame_type: "error",
+        data: ErrorData {
+            code,
+            message,
+            field,
+        },
+        emitted_at: None,
+    })
 }
 
 /// `source.paused`: `pause` started or changed (its reason or end).
 pub fn source_paused_frame(pause: &SourcePause, emitted_at: DateTime<Utc>) -> ByteString {
-    frame(json!({
-        "type": "source.paused",
-        "data": pause.view(),
-        "emittedAt": format_timestamp(emitted_at),
-    }))
+    frame(&FrameView {
+        frame_type: "source.paused",
+        data: SourcePauseView::of(pause),
+        emitted_at: Some(format_timestamp(emitted_at)),
+    })
 }
 
 /// `source.resumed`: the pause of `source` ended, by hand or because its end came (`expired`).
@@ -143,19 +164,23 @@ pub fn source_resumed_frame(
     expired: bool,
     emitted_at: DateTime<Utc>,
 ) -> ByteString {
-    frame(json!({
-        "type": "source.resumed",
-        "data": { "source": source.as_str(), "ended": if expired { "expired" } else { "resumed" } },
-        "emittedAt": format_timestamp(emitted_at),
-    }))
+    frame(&FrameView {
+        frame_type: "source.resumed",
+        data: SourceResumedView::of(source, expired),
+        emitted_at: Some(format_timestamp(emitted_at)),
+    })
 }
 
 /// `lagged`.
 pub fn lagged_frame(missed: u64, resume_from: i64) -> ByteString {
-    frame(json!({
-        "type": "lagged",
-        "data": { "missed": missed, "resumeFrom": resume_from.to_string() },
-    }))
+    frame(&FrameView {
+        frame_type: "lagged",
+        data: LaggedData {
+            missed,
+            resume_from: resume_from.to_string(),
+        },
+        emitted_at: None,
+    })
 }
 
 /// A parsed client frame.
@@ -327,6 +352,8 @@ fn parse_since(value: &Value) -> Result<i64, FrameError> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn refused(text: &str) -> FrameError {
@@ -439,5 +466,41 @@ mod tests {
         );
         assert_eq!(typed["data"]["event"]["id"], "e-1");
         assert_eq!(frames.len(), frames.frame.len() + typed.to_string().len());
+    }
+
+    #[test]
+    fn every_frame_keeps_the_sorted_key_order_of_a_json_value() {
+        let event = StoredEvent::sample(
+            json!({"id": "e-1", "type": "asset.produced", "source": "core.workflows",
+                   "correlationId": "c-1", "metadata": {"z": 1, "a": 2},
+                   "payload": {"assetId": "a-1", "workflowDefinitionId": "wf-1"}}),
+            42,
+        );
+        let events = EventFrames::of(&event, Utc::now());
+        let source = SourceName::parse("a.b".to_owned()).unwrap();
+        let pause = SourcePause {
+            source: source.clone(),
+            kind: crate::domain::PauseKind::Manual,
+            reason: "deploy".into(),
+            actor: "alice".into(),
+            paused_at: Utc::now(),
+            until: Some(Utc::now()),
+        };
+        let frames = [
+            events.frame.clone(),
+            events.typed.clone().expect("a typed frame"),
+            ack_frame(Utc::now(), "s-1"),
+            subscribed_frame(&json!({"type": "a.*"}), Some(3)),
+            subscribed_frame(&json!({}), None),
+            error_frame("invalid_field", "bad", Some("type")),
+            error_frame("invalid_json", "bad", None),
+            source_paused_frame(&pause, Utc::now()),
+            source_resumed_frame(&source, true, Utc::now()),
+            lagged_frame(3, 5),
+        ];
+        for frame in frames {
+            let value: Value = serde_json::from_str(&frame).expect("json");
+            assert_eq!(value.to_string(), *frame);
+        }
     }
 }

@@ -27,9 +27,9 @@ use super::ws_feed::{FeedItem, LagBook, Offer, QueueGauge};
 use super::ws_frames::EventFrames;
 use super::ws_relay::{Relay, RelaySettings};
 use super::ws_session::{Deliver, GoingAway};
+use crate::domain::StoredEvent;
 use crate::filter::EventFilter;
 use crate::metrics::Metrics;
-use crate::storage::StoredEvent;
 
 /// How often the hub looks for lagging sessions that have room for their `lagged` notice again.
 pub const LAG_NOTICE_INTERVAL: Duration = Duration::from_millis(100);

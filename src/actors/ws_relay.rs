@@ -8,8 +8,8 @@ use std::sync::Arc;
 use actix::Recipient;
 
 use super::ws_hub::RelayedEvents;
+use crate::domain::StoredEvent;
 use crate::redis::{LiveRelay, RedisError};
-use crate::storage::StoredEvent;
 
 pub use crate::redis::RelaySettings;
 

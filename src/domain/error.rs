@@ -128,6 +128,29 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// A stored or wire spelling that names no variant of a closed set (a pause kind, a control action, a severity).
+///
+/// Kept apart from [`ValidationError`]: it is not input refused with a SPEC code but a value Herald wrote itself
+/// and can no longer read, so storage wraps it as the cause of a corrupt row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownSpelling {
+    /// What was being read (`pause kind`, `source control`, `severity`).
+    pub what: &'static str,
+    /// The spelling found.
+    pub value: String,
+}
+
+impl UnknownSpelling {
+    /// `value` names no `what`.
+    pub fn new(what: &'static str, value: &str) -> UnknownSpelling {
+        UnknownSpelling {
+            what,
+            value: value.to_owned(),
+        }
+    }
+}
+
 /// Why a piece of input was refused: the SPEC code, the offending field and a sentence for humans.
 ///
 /// This is a plain value (no boxed source) because it sits on the hot ingest path (STYLE §5.3). `Display` is the

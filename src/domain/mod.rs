@@ -5,15 +5,25 @@
 //! does I/O or knows about actix, SeaORM or Redis; the clock is passed in ([`ParseContext::now`]).
 //!
 //! - `canonical_json.rs`: [`compact_json_len`] (how every size limit is measured) and [`canonical_json`].
-//! - `error.rs`: [`ErrorCode`] (every SPEC code and dead-letter reason) and [`ValidationError`].
+//! - `dead_letter.rs`: [`NewDeadLetter`] (what ingest decides) and [`DeadLetter`] (what operators read back).
+//! - `error.rs`: [`ErrorCode`] (every SPEC code and dead-letter reason), [`ValidationError`] and
+//!   [`UnknownSpelling`] (a stored name of a closed set that no longer reads).
 //! - `envelope.rs`: [`Envelope`], its parser, wire form and content hash (SPEC §1).
 //! - `event_id.rs`, `event_type.rs`, `source_name.rs`, `correlation_id.rs`: the envelope's constrained strings
 //!   ([`EventId`], [`EventType`], [`SourceName`], [`CorrelationId`]).
 //! - `name_pattern.rs`: [`NamePattern`], the `type`/`source` filters (exact or `*`/`**` patterns, SPEC §5.1).
+//! - `new_event.rs`: [`NewEvent`], an event ready to be stored, and what storing a batch came to
+//!   ([`EventOutcome`], [`PersistOutcome`]).
 //! - `rate_limit/`: SPEC §4 for one source ([`SourceWindow`], [`LocalWindow`], [`RateLimit`]) with an injected
 //!   [`Clock`].
 //! - `raw_entry.rs`: [`RawEntry`], a stream entry's fields as read, for dead letters.
 //! - `severity.rs`: [`Severity`] (SPEC §6.1), stored with each event.
+//! - `source_control.rs`: [`SourceControl`], one on-call control of a source ([`ControlAction`], SPEC §6.5).
+//! - `source_counters.rs`: [`SourceCounters`] (SPEC §4 metrics) and [`StatsDelta`], an amount to add to them.
+//! - `source_overview.rs`: [`SourceOverview`], one source's counters, backlog, pause and latest control.
+//! - `source_pause.rs`: [`SourcePause`] and its [`PauseKind`] (manual or rate limit), one kind for the window,
+//!   the stored row and the wire.
+//! - `stored_event.rs`: [`StoredEvent`], an event as persisted, what every reader works with.
 //! - `timestamp.rs`: the one wire format for time (`2026-11-22T10:00:00.000Z`), see [`format_timestamp`].
 //! - `workflow_context.rs`: the reserved `metadata.__workflow` object ([`WorkflowContext`]).
 //!
@@ -21,35 +31,49 @@
 
 mod canonical_json;
 mod correlation_id;
+mod dead_letter;
 mod envelope;
 mod error;
 mod event_id;
 mod event_type;
 mod name_pattern;
+mod new_event;
 mod rate_limit;
 mod raw_entry;
 mod severity;
+mod source_control;
+mod source_counters;
 mod source_name;
+mod source_overview;
+mod source_pause;
+mod stored_event;
 mod timestamp;
 mod workflow_context;
 
 pub use canonical_json::{canonical_json, compact_json_len};
 pub use correlation_id::{CORRELATION_ID_MAX_CHARS, CorrelationId};
+pub use dead_letter::{DeadLetter, NewDeadLetter, RAW_LIMIT_BYTES};
 pub use envelope::{
     DEFAULT_MAX_PAYLOAD_BYTES, ENVELOPE_FIELDS, Envelope, MAX_METADATA_BYTES,
     MAX_OCCURRED_AT_AHEAD, ParseContext,
 };
-pub use error::{ErrorCode, ValidationError};
+pub use error::{ErrorCode, UnknownSpelling, ValidationError};
 pub use event_id::{EVENT_ID_MAX_CHARS, EventId};
 pub use event_type::{EVENT_TYPE_MAX_CHARS, EventType};
 pub use name_pattern::{NameKind, NamePattern};
+pub use new_event::{EventOutcome, NewEvent, PersistOutcome};
 pub use rate_limit::{
     Admission, Clock, FakeClock, Grant, LocalWindow, MAX_RELEASE_STEP, MAX_SOURCE_DURATION_MS,
-    Pause, PauseReason, RateLimit, SourceWindow, SystemClock,
+    Pause, RateLimit, SourceWindow, SystemClock,
 };
 pub use raw_entry::RawEntry;
 pub use severity::Severity;
+pub use source_control::{ControlAction, SourceControl};
+pub use source_counters::{SourceCounters, StatsDelta};
 pub use source_name::{SOURCE_NAME_MAX_CHARS, SourceName};
+pub use source_overview::SourceOverview;
+pub use source_pause::{HERALD_ACTOR, PauseKind, SourcePause};
+pub use stored_event::StoredEvent;
 pub use timestamp::{format_timestamp, parse_rfc3339_with_offset, truncate_to_millis};
 pub use workflow_context::{
     WORKFLOW_CONTEXT_MAX_BYTES, WORKFLOW_FIELD_MAX_CHARS, WORKFLOW_METADATA_KEY, WorkflowContext,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{ErrorCode, ValidationError};
+use super::{ErrorCode, UnknownSpelling, ValidationError};
 
 /// An event's severity, most severe first. `Ord` follows severity: `Critical > Error > … > Debug`.
 #[derive(
@@ -51,7 +51,7 @@ impl Severity {
     pub fn parse_list(raw: &str, field: &str) -> Result<Vec<Severity>, ValidationError> {
         let mut out = Vec::new();
         for part in raw.split(',').map(str::trim) {
-            let severity = part.parse::<Severity>().map_err(|()| {
+            let severity = part.parse::<Severity>().map_err(|_| {
                 ValidationError::new(
                     ErrorCode::InvalidParameter,
                     Some(field.to_owned()),
@@ -69,14 +69,14 @@ impl Severity {
 }
 
 impl FromStr for Severity {
-    type Err = ();
+    type Err = UnknownSpelling;
 
     /// Exact, lowercase names only (the stored and wire form).
-    fn from_str(s: &str) -> Result<Severity, ()> {
+    fn from_str(s: &str) -> Result<Severity, UnknownSpelling> {
         Severity::ALL
             .into_iter()
             .find(|severity| severity.as_str() == s)
-            .ok_or(())
+            .ok_or_else(|| UnknownSpelling::new("severity", s))
     }
 }
 

@@ -4,6 +4,7 @@ mod auth;
 mod error;
 pub(crate) mod pagination;
 pub(crate) mod routes;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

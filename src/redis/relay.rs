@@ -30,8 +30,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::retry::{Backoff, is_shutting_down};
 use super::{InstanceId, RedisError};
+use crate::domain::StoredEvent;
 use crate::domain::{Envelope, EventId, ParseContext, Severity, ValidationError};
-use crate::storage::StoredEvent;
 use crate::telemetry::RateLimitedLog;
 
 /// Batches the publisher may hold while Redis is slow; past it, batches are dropped (and counted in the log).

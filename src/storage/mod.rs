@@ -14,16 +14,13 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
-pub use repo::dead_letters::{
-    DeadLetter, DeadLetterFilter, DeadLettersRepo, NewDeadLetter, RAW_LIMIT_BYTES,
-};
+pub use repo::dead_letters::{DeadLetterFilter, DeadLettersRepo};
 pub use repo::event_queries::{EventCounts, EventQuery};
-pub use repo::events::{EventOutcome, EventsRepo, NewEvent, PersistOutcome, StoredEvent};
+pub use repo::events::EventsRepo;
 pub use repo::leases::{LeaseError, LeasesRepo};
-pub use repo::source_controls::{ControlAction, SourceControl};
-pub use repo::sources::{
-    HERALD_ACTOR, PauseKind, SourceCounters, SourceOverview, SourcePause, SourcesRepo, StatsDelta,
-};
+pub use repo::sources::SourcesRepo;
+
+use crate::domain::{UnknownSpelling, ValidationError};
 
 /// A storage failure. Expected outcomes (a duplicate id, a missing row) are values, not errors.
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +34,40 @@ pub enum StorageError {
     /// A read query ran past `HERALD_QUERY_TIMEOUT_MS`.
     #[error("the query ran past its time limit")]
     QueryTimeout,
-    /// A stored row no longer parses as the domain type it was written from.
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
+    /// A stored row no longer parses as the domain type it was written from; `cause` says which column and why.
+    #[error("corrupt {table} row {key:?}")]
+    Corrupt {
+        /// The table the row is in.
+        table: &'static str,
+        /// The row's key (an event id, a source name, a control id).
+        key: String,
+        /// What no longer parses.
+        #[source]
+        cause: CorruptColumn,
+    },
+}
+
+/// Why a stored column no longer parses: kept typed, so the cause chain names the rule the row breaks.
+#[derive(Debug, thiserror::Error)]
+pub enum CorruptColumn {
+    /// A constrained string (id, type, source, correlation id) breaks its SPEC rule.
+    #[error("column {column}")]
+    Invalid {
+        /// The column.
+        column: &'static str,
+        /// The rule it breaks.
+        #[source]
+        cause: ValidationError,
+    },
+    /// A closed-set name (pause kind, control action, severity) names no variant.
+    #[error("column {column}")]
+    Unknown {
+        /// The column.
+        column: &'static str,
+        /// The spelling found.
+        #[source]
+        cause: UnknownSpelling,
+    },
 }
 
 /// Handles to the database, cheap to clone.

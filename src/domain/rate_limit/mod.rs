@@ -49,7 +49,7 @@ mod window;
 mod tests;
 
 pub use local::LocalWindow;
-pub use window::{Admission, Grant, MAX_RELEASE_STEP, Pause, PauseReason, SourceWindow};
+pub use window::{Admission, Grant, MAX_RELEASE_STEP, Pause, SourceWindow};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -167,6 +167,15 @@ impl RateLimit {
     /// How long the event that exceeds the limit pauses the source, in milliseconds.
     pub fn pause_ms(&self) -> u64 {
         self.pause_ms
+    }
+
+    /// The reason recorded with the automatic pause this limit starts, one sentence for every reader (the
+    /// window, the stored pause, the `source.paused` frame).
+    pub fn exceeded_reason(&self) -> String {
+        format!(
+            "rate limit exceeded: more than {} events per {} ms",
+            self.limit, self.interval_ms
+        )
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::PauseKind;
 use Admission::{Defer, DeferAndPause, Evaluate};
 
 /// A window and an in-process counter, driven through both steps as the actor drives them.
@@ -85,8 +86,8 @@ fn the_next_event_pauses_the_source_for_pause_ms_and_everything_after_it_is_defe
     assert_eq!(admit_all(&mut w, 4..=6), [DeferAndPause, Defer, Defer]);
     let pause = w.pause().unwrap();
     assert_eq!(
-        (&pause.reason, pause.until_ms),
-        (&PauseReason::RateLimit, Some(10_999 + 500))
+        (pause.kind, pause.until_ms),
+        (PauseKind::RateLimit, Some(10_999 + 500))
     );
     assert!(w.release().is_empty());
     assert_eq!(w.backlog_len(), 3);
@@ -179,8 +180,8 @@ fn pausing_a_paused_source_updates_reason_and_duration() {
 
     let pause = w.pause().unwrap();
     assert_eq!(
-        (&pause.reason, pause.until_ms),
-        (&PauseReason::Manual("second".into()), None)
+        (pause.kind, pause.reason.as_str(), pause.until_ms),
+        (PauseKind::Manual, "second", None)
     );
 }
 
@@ -300,17 +301,17 @@ fn a_release_that_finds_the_window_full_waits_for_the_slot_the_counter_names() {
 #[test]
 fn storage_is_the_truth_for_pauses_made_elsewhere() {
     let (clock, mut w) = window();
-    w.set_pause(Some((PauseReason::Manual("on A".into()), Some(2_000))));
+    w.set_pause(Some((PauseKind::Manual, "on A".into(), Some(2_000))));
     assert_eq!(w.admit(1), Defer);
     assert_eq!(w.next_release_at_ms(), Some(12_000));
 
-    w.set_pause(Some((PauseReason::Manual("forever".into()), None)));
+    w.set_pause(Some((PauseKind::Manual, "forever".into(), None)));
     clock.advance_ms(MAX_SOURCE_DURATION_MS);
     assert!(w.release().is_empty());
 
     w.set_pause(None);
     assert_eq!(w.release(), [1]);
-    w.set_pause(Some((PauseReason::RateLimit, Some(0))));
+    w.set_pause(Some((PauseKind::RateLimit, String::new(), Some(0))));
     assert_eq!(w.pause(), None, "a pause with nothing left is over");
 }
 

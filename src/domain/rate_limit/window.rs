@@ -4,7 +4,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use super::{Clock, RateLimit, check_duration};
-use crate::domain::ValidationError;
+use crate::domain::{PauseKind, ValidationError};
 
 /// The most deferred events one [`SourceWindow::release`] hands out, whatever the limit: the caller loads each
 /// released event from storage, so a step stays a bounded read even for a source without a limit or with a very
@@ -23,20 +23,13 @@ pub enum Admission {
     DeferAndPause,
 }
 
-/// Why a source is paused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PauseReason {
-    /// An event exceeded the source's rate limit.
-    RateLimit,
-    /// An on-call engineer paused it (SPEC §6.5), for the reason given.
-    Manual(String),
-}
-
 /// An active pause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pause {
-    /// Why the source is paused.
-    pub reason: PauseReason,
+    /// Manual or automatic: the same [`PauseKind`] storage records and the wire shows.
+    pub kind: PauseKind,
+    /// Why, in words: the operator's reason, or [`RateLimit::exceeded_reason`].
+    pub reason: String,
     /// When the pause ends, on the window's clock; `None` for a manual pause without a duration, which lasts until
     /// resumed.
     pub until_ms: Option<u64>,
@@ -141,7 +134,8 @@ impl<C: Clock> SourceWindow<C> {
         let mut admissions = vec![Admission::Evaluate; granted];
         if granted < seqs.len() {
             self.pause = Some(Pause {
-                reason: PauseReason::RateLimit,
+                kind: PauseKind::RateLimit,
+                reason: limit.exceeded_reason(),
                 until_ms: Some(now.saturating_add(limit.pause_ms())),
             });
             self.full_until_ms = Some(now.saturating_add(grant.retry_in_ms.max(1)));
@@ -223,20 +217,22 @@ impl<C: Clock> SourceWindow<C> {
         }
         let now = self.clock.now_ms();
         self.pause = Some(Pause {
-            reason: PauseReason::Manual(reason),
+            kind: PauseKind::Manual,
+            reason,
             until_ms: duration_ms.map(|ms| now.saturating_add(ms)),
         });
         Ok(())
     }
 
     /// Adopts the pause recorded in storage, which is the truth shared by every instance: `None` resumes,
-    /// `Some((reason, remaining_ms))` pauses for `remaining_ms` from now (`None`: until resumed). A remaining time
-    /// of 0 means the pause is over.
-    pub fn set_pause(&mut self, pause: Option<(PauseReason, Option<u64>)>) {
+    /// `Some((kind, reason, remaining_ms))` pauses for `remaining_ms` from now (`None`: until resumed). A remaining
+    /// time of 0 means the pause is over.
+    pub fn set_pause(&mut self, pause: Option<(PauseKind, String, Option<u64>)>) {
         let now = self.clock.now_ms();
         self.pause = match pause {
-            Some((_, Some(0))) | None => None,
-            Some((reason, remaining_ms)) => Some(Pause {
+            Some((_, _, Some(0))) | None => None,
+            Some((kind, reason, remaining_ms)) => Some(Pause {
+                kind,
                 reason,
                 until_ms: remaining_ms.map(|ms| now.saturating_add(ms)),
             }),

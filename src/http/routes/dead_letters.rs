@@ -2,13 +2,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::auth::Scope;
-use crate::domain::format_timestamp;
 use crate::http::pagination::{QueryParams, encode_cursor, page_json};
 use crate::http::{ApiError, AppState, Caller};
-use crate::storage::{DeadLetter, DeadLetterFilter};
+use crate::storage::DeadLetterFilter;
+use crate::views::DeadLetterView;
 
 const PARAMETERS: &[&str] = &["reason", "source", "from", "to", "limit", "cursor"];
 
@@ -54,7 +54,7 @@ pub async fn list(
     } else {
         None
     };
-    let letters: Vec<Value> = rows.iter().map(view).collect();
+    let letters: Vec<DeadLetterView<'_>> = rows.iter().map(DeadLetterView::of).collect();
     Ok(HttpResponse::Ok()
         .json(json!({ "data": { "deadLetters": letters, "page": page_json(next_cursor, limit) } })))
 }
@@ -73,19 +73,5 @@ pub async fn get(
         .get(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dead letter {id}")))?;
-    Ok(HttpResponse::Ok().json(json!({ "data": view(&letter) })))
-}
-
-fn view(l: &DeadLetter) -> Value {
-    json!({
-        "id": l.id,
-        "reason": l.reason,
-        "message": l.message,
-        "source": l.source,
-        "eventId": l.event_id,
-        "streamId": l.stream_id,
-        "raw": l.raw,
-        "receivedAt": format_timestamp(l.received_at),
-        "redrivenAt": l.redriven_at.map(format_timestamp),
-    })
+    Ok(HttpResponse::Ok().json(json!({ "data": DeadLetterView::of(&letter) })))
 }

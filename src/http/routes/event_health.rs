@@ -16,14 +16,15 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::auth::Scope;
-use crate::domain::{SourceName, format_timestamp};
-use crate::http::routes::sources::source_metrics;
+use crate::domain::{SourceName, SourcePause, format_timestamp};
 use crate::http::{ApiError, AppState, Caller};
 use crate::queue::{Queue, QueueHealth};
-use crate::storage::SourcePause;
+use crate::views::{
+    QueueView, RetriesView, SourceMetricsView, SourcePauseView, SourceRateLimitView,
+};
 
 /// Most sources listed by `/admin/event-health` (`sourcesTruncated` tells when there are more).
 pub const HEALTH_SOURCES_LIMIT: u64 = 200;
@@ -48,17 +49,13 @@ pub async fn event_health(
         .collect();
     let backlogs = repo.backlogs().await?;
     let ingress = ingress_queue(&state.queue, state.mode.as_str()).await;
-    let rate_limits: Vec<Value> = state
+    let rate_limits: Vec<SourceRateLimitView<'_>> = state
         .sources
         .rate_limits
         .entries()
-        .map(|(source, limit)| {
-            json!({
-                "source": source,
-                "limit": limit.limit(),
-                "intervalMs": limit.interval_ms(),
-                "pauseMs": limit.pause_ms(),
-            })
+        .map(|(source, limit)| SourceRateLimitView {
+            source,
+            limit: limit.into(),
         })
         .collect();
     let body = json!({ "data": {
@@ -66,17 +63,17 @@ pub async fn event_health(
         "mode": state.mode.as_str(),
         "queues": {
             "ingress": ingress,
-            "triggers": idle_queue(state.mode.as_str()),
+            "triggers": QueueView::idle(state.mode.as_str()),
         },
-        "sources": sources.iter().map(source_metrics).collect::<Vec<_>>(),
+        "sources": sources.iter().map(SourceMetricsView::of).collect::<Vec<_>>(),
         "sourcesTruncated": truncated,
         "triggers": [],
-        "pausedSources": pauses.iter().map(SourcePause::view).collect::<Vec<_>>(),
+        "pausedSources": pauses.iter().map(SourcePauseView::of).collect::<Vec<_>>(),
         "pausedTriggers": [],
         "rateLimits": rate_limits,
         "retries": {
             "ingress": deferral_retries(&backlogs, &pauses),
-            "deliveries": { "total": 0, "overdue": 0, "nextAttemptAt": null },
+            "deliveries": RetriesView::default(),
         },
     }});
     Ok(HttpResponse::Ok().json(body))
@@ -93,33 +90,30 @@ pub async fn queue_health(
     let now = Utc::now();
     let mode = state.mode.as_str();
     let mut ingress = ingress_queue(&state.queue, mode).await;
-    if let Value::Object(fields) = &mut ingress {
-        fields.insert("name".into(), json!("ingress"));
-        match &state.queue {
-            Queue::Redis(q) => {
-                fields.insert("kind".into(), json!("redis_stream"));
-                fields.insert("stream".into(), json!(q.stream()));
-                fields.insert("group".into(), json!(q.group()));
-            }
-            Queue::Inline(_) => {
-                fields.insert("kind".into(), json!("in_process"));
-            }
+    ingress.name = Some("ingress");
+    match &state.queue {
+        Queue::Redis(q) => {
+            ingress.kind = Some("redis_stream");
+            ingress.stream = Some(q.stream());
+            ingress.group = Some(q.group());
         }
+        Queue::Inline(_) => ingress.kind = Some("in_process"),
     }
     let repo = state.storage.sources();
     let backlogs = repo.backlogs().await?;
     let oldest = repo.oldest_deferral_at().await?;
     let deferred: u64 = backlogs.iter().map(|(_, n)| n).sum();
-    let deferrals = json!({
-        "name": "source_deferrals",
-        "kind": "table",
-        "mode": mode,
-        "depth": deferred,
-        "pending": 0,
-        "oldestPendingAgeMs": oldest.map(|at| age_ms(now, at)),
-        "consumers": backlogs.len(),
-        "sources": backlogs.len(),
-    });
+    let deferrals = QueueView {
+        name: Some("source_deferrals"),
+        kind: Some("table"),
+        mode,
+        depth: Some(deferred),
+        pending: Some(0),
+        oldest_pending_age_ms: oldest.map(|at| age_ms(now, at)),
+        consumers: Some(backlogs.len() as u64),
+        sources: Some(backlogs.len() as u64),
+        ..QueueView::default()
+    };
     Ok(HttpResponse::Ok().json(json!({ "data": {
         "generatedAt": format_timestamp(now),
         "mode": mode,
@@ -127,9 +121,9 @@ pub async fn queue_health(
     }})))
 }
 
-/// The ingress queue as SPEC's `Q` (`{mode, depth, pending, oldestPendingAgeMs, consumers}`), plus the stream's
-/// `length` in redis mode; `null` numbers and an `error` when Redis does not answer.
-async fn ingress_queue(queue: &Queue, mode: &str) -> Value {
+/// The ingress queue as SPEC's `Q`, plus the stream's `length` in redis mode; `null` numbers and an `error` when
+/// Redis does not answer.
+async fn ingress_queue<'a>(queue: &'a Queue, mode: &'a str) -> QueueView<'a> {
     match queue.health().await {
         Ok(QueueHealth {
             depth,
@@ -137,42 +131,26 @@ async fn ingress_queue(queue: &Queue, mode: &str) -> Value {
             oldest_pending_age_ms,
             consumers,
             length,
-        }) => {
-            let mut q = json!({
-                "mode": mode,
-                "depth": depth,
-                "pending": pending,
-                "oldestPendingAgeMs": oldest_pending_age_ms,
-                "consumers": consumers,
-            });
-            if let (Some(length), Value::Object(fields)) = (length, &mut q) {
-                fields.insert("length".into(), json!(length));
-            }
-            q
-        }
+        }) => QueueView {
+            mode,
+            depth: Some(depth),
+            pending: Some(pending),
+            oldest_pending_age_ms,
+            consumers: Some(consumers),
+            length,
+            ..QueueView::default()
+        },
         Err(e) => {
             tracing::warn!(error.message = %e, "Could not read the ingress queue's health.");
-            json!({
-                "mode": mode,
-                "depth": null,
-                "pending": null,
-                "oldestPendingAgeMs": null,
-                "consumers": null,
-                "error": e.to_string(),
-            })
+            QueueView::unreachable(mode, e.to_string())
         }
     }
-}
-
-/// A queue with nothing in it and nobody reading it (triggers, until their issue).
-fn idle_queue(mode: &str) -> Value {
-    json!({ "mode": mode, "depth": 0, "pending": 0, "oldestPendingAgeMs": null, "consumers": 0 })
 }
 
 /// The deferred trigger evaluations as SPEC's `R`: `total` deferred events; `overdue`, those whose source is no
 /// longer paused (their release time has come; the limiter paces them at the source's rate); `nextAttemptAt`,
 /// the earliest end of a pause that holds a backlog (`null` when none ends by itself).
-fn deferral_retries(backlogs: &[(SourceName, u64)], active_pauses: &[SourcePause]) -> Value {
+fn deferral_retries(backlogs: &[(SourceName, u64)], active_pauses: &[SourcePause]) -> RetriesView {
     let ends: HashMap<&SourceName, Option<DateTime<Utc>>> =
         active_pauses.iter().map(|p| (&p.source, p.until)).collect();
     let mut total = 0u64;
@@ -186,17 +164,21 @@ fn deferral_retries(backlogs: &[(SourceName, u64)], active_pauses: &[SourcePause
             Some(None) => {}
         }
     }
-    json!({ "total": total, "overdue": overdue, "nextAttemptAt": next.map(format_timestamp) })
+    RetriesView {
+        total,
+        overdue,
+        next_attempt_at: next.map(format_timestamp),
+    }
 }
 
-fn age_ms(now: DateTime<Utc>, at: DateTime<Utc>) -> i64 {
-    (now - at).num_milliseconds().max(0)
+fn age_ms(now: DateTime<Utc>, at: DateTime<Utc>) -> u64 {
+    u64::try_from((now - at).num_milliseconds()).unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::PauseKind;
+    use crate::domain::PauseKind;
 
     fn name(s: &str) -> SourceName {
         SourceName::parse(s.to_owned()).unwrap()
@@ -230,11 +212,11 @@ mod tests {
             pause("paused.forever", None),
             pause("no.backlog", Some(Utc::now())),
         ];
-        let r = deferral_retries(&backlogs, &pauses);
+        let r = serde_json::to_value(deferral_retries(&backlogs, &pauses)).unwrap();
         assert_eq!(r["total"], 18);
         assert_eq!(r["overdue"], 3);
         assert_eq!(r["nextAttemptAt"], json!(format_timestamp(soon)));
-        let empty = deferral_retries(&[], &pauses);
+        let empty = serde_json::to_value(deferral_retries(&[], &pauses)).unwrap();
         assert_eq!(
             empty,
             json!({"total": 0, "overdue": 0, "nextAttemptAt": null})

@@ -12,8 +12,9 @@ use crate::domain::format_timestamp;
 use crate::filter::{EventFilter, FILTER_FIELDS};
 use crate::http::pagination::{QueryParams, encode_cursor, page_json};
 use crate::http::{ApiError, AppState, Caller};
-use crate::insights::{derived_of, links_of, page_schema};
-use crate::storage::{EventQuery, StoredEvent};
+use crate::insights::page_schema;
+use crate::storage::EventQuery;
+use crate::views::{EventView, TimelineItemView};
 
 /// Most items a timeline answers.
 pub const TIMELINE_MAX_ITEMS: u64 = 1_000;
@@ -53,7 +54,7 @@ pub async fn list_events(
         None
     };
     let schema = page_schema(events.iter().map(|e| &e.envelope.payload));
-    let views: Vec<Value> = events.iter().map(event_view).collect();
+    let views: Vec<EventView<'_>> = events.iter().map(EventView::of).collect();
     Ok(HttpResponse::Ok().json(json!({
         "data": { "events": views, "page": page_json(next_cursor, limit) },
         "schema": schema,
@@ -75,7 +76,7 @@ pub async fn get_event(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
     Ok(HttpResponse::Ok()
-        .json(json!({ "data": { "event": event_view(&event), "deliveries": [] } })))
+        .json(json!({ "data": { "event": EventView::of(&event), "deliveries": [] } })))
 }
 
 /// `GET /admin/events/stats?from&to&bucket=minute|hour`: counts by `occurredAt` bucket (empty buckets are 0), by
@@ -183,38 +184,6 @@ pub async fn timeline(
         .await?;
     let truncated = events.len() as u64 > TIMELINE_MAX_ITEMS;
     events.truncate(TIMELINE_MAX_ITEMS as usize);
-    let items: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            json!({
-                "kind": "event",
-                "at": format_timestamp(e.envelope.occurred_at),
-                "event": event_view(e),
-            })
-        })
-        .collect();
+    let items: Vec<TimelineItemView<'_>> = events.iter().map(TimelineItemView::event).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": { "items": items, "truncated": truncated } })))
-}
-
-/// The event view of SPEC §6.1 (absent optional fields are `null`; `ingressSequence` is a string so that
-/// JavaScript clients never lose precision).
-pub fn event_view(event: &StoredEvent) -> Value {
-    let e = &event.envelope;
-    json!({
-        "id": e.id.as_str(),
-        "type": e.event_type.as_str(),
-        "source": e.source.as_str(),
-        "occurredAt": format_timestamp(e.occurred_at),
-        "receivedAt": format_timestamp(event.received_at),
-        "ingressSequence": event.ingress_sequence.to_string(),
-        "payload": e.payload,
-        "correlationId": e.correlation_id.as_ref().map(|c| c.as_str()),
-        "causationId": e.causation_id.as_ref().map(|c| c.as_str()),
-        "ttlMs": e.ttl_ms,
-        "metadata": e.metadata,
-        "schemaVersion": event.schema_version,
-        "severity": event.severity.as_str(),
-        "links": links_of(&e.payload, e.metadata.as_ref()).to_json(),
-        "derived": derived_of(&e.event_type, &e.payload),
-    })
 }

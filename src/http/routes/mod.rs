@@ -6,5 +6,6 @@ pub mod events;
 pub mod health;
 pub(crate) mod ingest;
 pub mod metrics;
+pub mod source_bodies;
 pub mod sources;
 pub mod ws;

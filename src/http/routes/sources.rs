@@ -15,21 +15,24 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use serde_json::{Map, Value, json};
+use serde::de::DeserializeOwned;
+use serde_json::json;
 
+use super::source_bodies::{
+    DiscardRequest, PauseBody, PauseRequest, ResumeRequest, SourceReasonBody,
+};
 use crate::actors::{DiscardBacklog, PauseChanged, ReleasedCounts, SourceError};
 use crate::auth::Scope;
 use crate::domain::{
-    MAX_SOURCE_DURATION_MS, RateLimit, SourceName, ValidationError, format_timestamp,
-    truncate_to_millis,
+    ControlAction, PauseKind, SourceControl, SourceName, SourceOverview, SourcePause,
+    ValidationError, truncate_to_millis,
 };
 use crate::http::pagination::{QueryParams, encode_cursor, page_json};
+use crate::http::wire::parse_body;
 use crate::http::{ApiError, AppState, Caller};
-use crate::storage::{ControlAction, PauseKind, SourceControl, SourceOverview, SourcePause};
+use crate::views::{SourceControlView, SourceView};
 
 const LIST_PARAMETERS: &[&str] = &["limit", "cursor"];
-/// The longest `reason` accepted, in characters: a sentence or two for the on-call log, not a document.
-pub const MAX_REASON_CHARS: usize = 1_000;
 
 /// `GET /admin/sources?limit&cursor`: every source seen (or paused), by name, with its counters, backlog, pause
 /// and rate limit.
@@ -56,7 +59,7 @@ pub async fn list(
         None
     };
     let released = released_counts(&state, rows.iter().map(|o| o.source.clone()).collect()).await;
-    let sources: Vec<Value> = rows
+    let sources: Vec<SourceView<'_>> = rows
         .iter()
         .map(|o| view(&state, o, released.get(&o.source).copied().unwrap_or(0)))
         .collect();
@@ -95,7 +98,7 @@ pub async fn history(
     } else {
         None
     };
-    let history: Vec<Value> = rows.iter().map(SourceControl::view).collect();
+    let history: Vec<SourceControlView<'_>> = rows.iter().map(SourceControlView::of).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": {
         "source": source.as_str(),
         "history": history,
@@ -112,10 +115,11 @@ pub async fn pause(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.require(Scope::SourcesOperate)?.subject.clone();
-    let fields = object(&body, &["source", "reason", "durationMs"])?;
-    let source = source(&fields)?;
-    let reason = reason(&fields)?.ok_or_else(|| invalid(ValidationError::missing("reason")))?;
-    let duration_ms = duration_ms(&fields)?;
+    let PauseRequest {
+        source,
+        reason,
+        duration_ms,
+    } = request::<PauseBody, _>(&body)?;
     let now = truncate_to_millis(Utc::now());
     let pause = SourcePause {
         source: source.clone(),
@@ -145,9 +149,7 @@ pub async fn resume(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.require(Scope::SourcesOperate)?.subject.clone();
-    let fields = object(&body, &["source", "reason"])?;
-    let source = source(&fields)?;
-    let reason = reason(&fields)?;
+    let ResumeRequest { source, reason } = request::<SourceReasonBody, _>(&body)?;
     let ended = state
         .storage
         .sources()
@@ -167,9 +169,7 @@ pub async fn discard_backlog(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.require(Scope::SourcesOperate)?.subject.clone();
-    let fields = object(&body, &["source", "reason"])?;
-    let source = source(&fields)?;
-    let reason = reason(&fields)?.ok_or_else(|| invalid(ValidationError::missing("reason")))?;
+    let DiscardRequest { source, reason } = request::<SourceReasonBody, _>(&body)?;
     let discarded = state
         .sources
         .discard
@@ -241,158 +241,18 @@ async fn released_counts(state: &AppState, sources: Vec<SourceName>) -> HashMap<
     }
 }
 
-/// One source's SPEC §4 metrics, summed across instances (also the `sources` of `/admin/event-health`).
-pub fn source_metrics(o: &SourceOverview) -> Value {
-    let c = &o.counters;
-    json!({
-        "source": o.source.as_str(),
-        "total": c.total,
-        "throttled": c.throttled,
-        "failures": c.failures,
-        "dropped": c.dropped,
-        "lagMs": {
-            "avg": (c.total > 0).then(|| c.lag_ms_sum / c.total),
-            "latest": c.lag_ms_latest,
-            "max": c.lag_ms_max,
-        },
-        "lastEventAt": c.last_event_at.map(format_timestamp),
-        "backlog": o.backlog,
-    })
-}
-
 /// The SPEC §4 metrics of one source, with this instance's releases, its pause and rate limit.
-fn view(state: &AppState, o: &SourceOverview, released: u64) -> Value {
-    let limit: Option<RateLimit> = state.sources.rate_limits.for_source(&o.source);
-    let mut view = source_metrics(o);
-    view["released"] = json!(released);
-    view["paused"] = json!(o.pause.as_ref().map(SourcePause::view));
-    view["lastControl"] = json!(o.last_control.as_ref().map(SourceControl::view));
-    view["rateLimit"] = json!(limit.map(|l| json!({
-        "limit": l.limit(),
-        "intervalMs": l.interval_ms(),
-        "pauseMs": l.pause_ms(),
-    })));
-    view
+fn view<'a>(state: &AppState, o: &'a SourceOverview, released: u64) -> SourceView<'a> {
+    SourceView::of(o, released, state.sources.rate_limits.for_source(&o.source))
 }
 
-fn invalid(e: ValidationError) -> ApiError {
-    ApiError::validation(&e)
-}
-
-/// The body as a JSON object with only `known` keys.
-fn object(body: &[u8], known: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        invalid(ValidationError::invalid_json(format!(
-            "the body is not valid JSON: {e}"
-        )))
-    })?;
-    let Value::Object(fields) = value else {
-        return Err(invalid(ValidationError::invalid_json(
-            "the body must be a JSON object",
-        )));
-    };
-    if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(invalid(ValidationError::unknown(unknown.as_str())));
-    }
-    Ok(fields)
-}
-
-/// `source`: required, a valid source name.
-fn source(fields: &Map<String, Value>) -> Result<SourceName, ApiError> {
-    match fields.get("source") {
-        None | Some(Value::Null) => Err(invalid(ValidationError::missing("source"))),
-        Some(Value::String(s)) => SourceName::parse(s.clone()).map_err(invalid),
-        Some(_) => Err(invalid(ValidationError::invalid(
-            "source",
-            "must be a string",
-        ))),
-    }
-}
-
-/// `reason`: a non-blank string of at most [`MAX_REASON_CHARS`]; `None` when absent or `null`.
-fn reason(fields: &Map<String, Value>) -> Result<Option<String>, ApiError> {
-    match fields.get("reason") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(invalid(ValidationError::invalid(
-            "reason",
-            "must not be blank",
-        ))),
-        Some(Value::String(s)) if s.chars().count() > MAX_REASON_CHARS => {
-            Err(invalid(ValidationError::invalid(
-                "reason",
-                format_args!("must be at most {MAX_REASON_CHARS} characters"),
-            )))
-        }
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(_) => Err(invalid(ValidationError::invalid(
-            "reason",
-            "must be a string",
-        ))),
-    }
-}
-
-/// `durationMs`: a whole number of milliseconds from 1 to 30 days; `None` when absent or `null`.
-fn duration_ms(fields: &Map<String, Value>) -> Result<Option<u64>, ApiError> {
-    match fields.get("durationMs") {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => match value.as_u64() {
-            Some(ms) if (1..=MAX_SOURCE_DURATION_MS).contains(&ms) => Ok(Some(ms)),
-            _ => Err(invalid(ValidationError::invalid(
-                "durationMs",
-                format_args!(
-                    "must be a whole number of milliseconds from 1 to {MAX_SOURCE_DURATION_MS} (30 days)"
-                ),
-            ))),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn code(result: Result<impl std::fmt::Debug, ApiError>) -> (String, Value) {
-        let e = result.expect_err("a refusal");
-        let body = e.body();
-        (e.code().to_owned(), body["details"]["field"].clone())
-    }
-
-    #[test]
-    fn bodies_are_refused_naming_the_field_at_fault() {
-        let known = &["source", "reason", "durationMs"];
-        assert_eq!(code(object(b"{", known)).0, "invalid_json");
-        assert_eq!(code(object(b"[]", known)).0, "invalid_json");
-        assert_eq!(
-            code(object(br#"{"source":"a","resaon":"x"}"#, known)),
-            ("unknown_field".into(), json!("resaon"))
-        );
-        let fields = |text: &str| object(text.as_bytes(), known).unwrap();
-        assert_eq!(
-            code(source(&fields(r#"{"reason":"x"}"#))),
-            ("missing_field".into(), json!("source"))
-        );
-        assert_eq!(
-            code(source(&fields(r#"{"source":"has space"}"#))),
-            ("invalid_field".into(), json!("source"))
-        );
-        assert_eq!(
-            code(reason(&fields(r#"{"reason":"  "}"#))),
-            ("invalid_field".into(), json!("reason"))
-        );
-        for bad in ["0", "-5", "1.5", "\"60000\"", "2592000001", "true"] {
-            assert_eq!(
-                code(duration_ms(&fields(&format!(r#"{{"durationMs":{bad}}}"#)))),
-                ("invalid_field".into(), json!("durationMs")),
-                "{bad}"
-            );
-        }
-        assert_eq!(
-            duration_ms(&fields(r#"{"durationMs":2592000000}"#)).unwrap(),
-            Some(MAX_SOURCE_DURATION_MS)
-        );
-        assert_eq!(
-            duration_ms(&fields(r#"{"durationMs":null}"#)).unwrap(),
-            None
-        );
-    }
+/// The body read as the wire struct `W` and checked into the request `R`.
+fn request<W, R>(body: &[u8]) -> Result<R, ApiError>
+where
+    W: DeserializeOwned,
+    R: TryFrom<W, Error = ValidationError>,
+{
+    parse_body::<W>(body)
+        .and_then(R::try_from)
+        .map_err(|e| ApiError::validation(&e))
 }

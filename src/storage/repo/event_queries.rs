@@ -16,8 +16,9 @@ use sea_orm::{
     TransactionTrait, Value as SqlValue,
 };
 
-use super::events::{EventsRepo, StoredEvent, from_model};
-use crate::domain::{NamePattern, truncate_to_millis};
+use super::events::EventsRepo;
+use super::rows::event_from_model as from_model;
+use crate::domain::{NamePattern, StoredEvent, truncate_to_millis};
 use crate::filter::EventFilter;
 use crate::storage::StorageError;
 use crate::storage::entity::workflow_events as events;

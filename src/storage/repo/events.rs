@@ -9,113 +9,17 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use super::dead_letters::{DeadLettersRepo, NewDeadLetter};
+use super::dead_letters::{insert_in, insert_postgres};
+use super::rows::{event_from_model, event_row};
 use crate::domain::{
-    CorrelationId, Envelope, ErrorCode, EventId, EventType, RawEntry, Severity, SourceName,
+    ErrorCode, EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, StoredEvent,
 };
-use crate::insights::severity_of;
 use crate::storage::StorageError;
 use crate::storage::entity::workflow_events as events;
 
 /// Opens a batch transaction and takes the advisory lock that orders batch commits (see
 /// [`EventsRepo::persist_batch`]) in one round trip. The key is `0x6865_7261_6c64` ("herald").
 const BEGIN_AND_LOCK: &str = "BEGIN; SELECT pg_advisory_xact_lock(114784919972964)";
-
-/// An event ready to be stored.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    /// The validated envelope.
-    pub envelope: Envelope,
-    /// Its severity, computed once at ingest (SPEC §6.1).
-    pub severity: Severity,
-    /// When Herald accepted it.
-    pub received_at: DateTime<Utc>,
-    /// The stream entry it came from.
-    pub stream_id: Option<String>,
-    /// For stream entries: the raw entry, so that an id conflict found at persistence becomes a dead letter in
-    /// the same transaction. HTTP callers leave it `None` and answer the conflict with `409` instead.
-    pub raw_on_conflict: Option<RawEntry>,
-}
-
-impl NewEvent {
-    /// An event accepted at `received_at`, its severity read from its type, metadata and payload.
-    pub fn new(
-        envelope: Envelope,
-        received_at: DateTime<Utc>,
-        stream_id: Option<String>,
-        raw_on_conflict: Option<RawEntry>,
-    ) -> NewEvent {
-        let severity = severity_of(
-            &envelope.event_type,
-            &envelope.payload,
-            envelope.metadata.as_ref(),
-        );
-        NewEvent {
-            envelope,
-            severity,
-            received_at,
-            stream_id,
-            raw_on_conflict,
-        }
-    }
-}
-
-/// What happened to one [`NewEvent`] of a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventOutcome {
-    /// Newly stored with this `ingressSequence`.
-    Stored(i64),
-    /// The id was already stored with the same content.
-    Duplicate,
-    /// The id was already stored with different content (dead-lettered when it came from the stream).
-    Conflict,
-}
-
-/// The result of [`EventsRepo::persist_batch`].
-#[derive(Debug, Default)]
-pub struct PersistOutcome {
-    /// One outcome per input event, in input order.
-    pub outcomes: Vec<EventOutcome>,
-    /// The newly stored events, in `ingressSequence` order.
-    pub stored: Vec<StoredEvent>,
-}
-
-/// An event as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredEvent {
-    /// The envelope.
-    pub envelope: Envelope,
-    /// Position in commit order.
-    pub ingress_sequence: i64,
-    /// Computed at ingest (SPEC §6.1).
-    pub severity: Severity,
-    /// When Herald accepted it.
-    pub received_at: DateTime<Utc>,
-    /// The payload schema version, when the type has a schema.
-    pub schema_version: Option<i32>,
-}
-
-#[cfg(test)]
-impl StoredEvent {
-    /// A stored event for unit tests: `body` parsed as an envelope (given an `id` when it has none), at
-    /// `sequence`, severity info, received now, without a schema version. Override fields with `..`.
-    ///
-    /// # Panics
-    /// When `body` is not a valid envelope.
-    pub(crate) fn sample(body: Value, sequence: i64) -> StoredEvent {
-        let envelope = Envelope::parse(body, &crate::domain::ParseContext::new(Utc::now()), || {
-            EventId::from_ulid(ulid::Ulid::generate())
-        })
-        .expect("a valid test envelope");
-        StoredEvent {
-            envelope,
-            ingress_sequence: sequence,
-            severity: Severity::Info,
-            received_at: Utc::now(),
-            schema_version: None,
-        }
-    }
-}
 
 /// Repository of `workflow_events`.
 pub struct EventsRepo<'a> {
@@ -162,13 +66,7 @@ impl<'a> EventsRepo<'a> {
             .into_iter()
             .zip(&outcome.outcomes)
             .filter_map(|(event, result)| match *result {
-                EventOutcome::Stored(sequence) => Some(StoredEvent {
-                    envelope: event.envelope,
-                    ingress_sequence: sequence,
-                    severity: event.severity,
-                    received_at: event.received_at,
-                    schema_version: None,
-                }),
+                EventOutcome::Stored(sequence) => Some(event.into_stored(sequence)),
                 _ => None,
             })
             .collect();
@@ -229,7 +127,7 @@ impl<'a> EventsRepo<'a> {
         let classified = plan.classify(&inserted, &existing);
         dead_letters.extend(classified.conflict_dead_letters);
         let writes_done = started.elapsed();
-        DeadLettersRepo::insert_postgres(&mut tx, dead_letters).await?;
+        insert_postgres(&mut tx, dead_letters).await?;
         tx.commit().await?;
         // Where a batch's time goes: waiting for the sequence lock (other batches), the insert, the commit.
         tracing::debug!(
@@ -263,7 +161,7 @@ impl<'a> EventsRepo<'a> {
                 .unwrap_or(0);
             let sequence_of = |position: usize| max + position as i64 + 1;
             let rows = plan.unique.iter().enumerate().map(|(position, &index)| {
-                to_model(
+                event_row(
                     &plan.batch[index],
                     sequence_of(position),
                     plan.hashes[index].clone(),
@@ -300,7 +198,7 @@ impl<'a> EventsRepo<'a> {
         }
         let classified = plan.classify(&inserted, &existing);
         dead_letters.extend(classified.conflict_dead_letters);
-        DeadLettersRepo::insert_in(&txn, dead_letters).await?;
+        insert_in(&txn, dead_letters).await?;
         txn.commit().await?;
         Ok(classified.outcome)
     }
@@ -337,7 +235,7 @@ impl<'a> EventsRepo<'a> {
         let row = events::Entity::find_by_id(id.to_owned())
             .one(self.read)
             .await?;
-        row.map(from_model).transpose()
+        row.map(event_from_model).transpose()
     }
 }
 
@@ -510,65 +408,4 @@ impl<'a> BatchPlan<'a> {
             conflict_dead_letters,
         }
     }
-}
-
-fn to_model(event: &NewEvent, sequence: i64, content_hash: String) -> events::Model {
-    let e = &event.envelope;
-    events::Model {
-        id: e.id.to_string(),
-        ingress_sequence: sequence,
-        event_type: e.event_type.to_string(),
-        source: e.source.to_string(),
-        occurred_at: e.occurred_at,
-        received_at: event.received_at,
-        payload: e.payload.clone(),
-        correlation_id: e.correlation_id.as_ref().map(ToString::to_string),
-        causation_id: e.causation_id.as_ref().map(ToString::to_string),
-        ttl_ms: e.ttl_ms,
-        metadata: e.metadata.clone().map(Value::Object),
-        schema_version: None,
-        content_hash,
-        stream_id: event.stream_id.clone(),
-        severity: event.severity.as_str().to_owned(),
-    }
-}
-
-pub(super) fn from_model(m: events::Model) -> Result<StoredEvent, StorageError> {
-    let corrupt =
-        |e: crate::domain::ValidationError| StorageError::Corrupt(format!("event {}: {e}", m.id));
-    let metadata = match m.metadata.clone() {
-        Some(Value::Object(map)) => Some(map),
-        _ => None,
-    };
-    let envelope = Envelope {
-        id: EventId::parse(m.id.clone()).map_err(corrupt)?,
-        event_type: EventType::parse(m.event_type.clone()).map_err(corrupt)?,
-        source: SourceName::parse(m.source.clone()).map_err(corrupt)?,
-        occurred_at: m.occurred_at,
-        payload: m.payload.clone(),
-        correlation_id: m
-            .correlation_id
-            .clone()
-            .map(CorrelationId::parse)
-            .transpose()
-            .map_err(corrupt)?,
-        causation_id: m
-            .causation_id
-            .clone()
-            .map(|c| CorrelationId::parse_field(c, "causationId"))
-            .transpose()
-            .map_err(corrupt)?,
-        ttl_ms: m.ttl_ms,
-        metadata,
-    };
-    let severity = m.severity.parse::<Severity>().map_err(|()| {
-        StorageError::Corrupt(format!("event {}: unknown severity {:?}", m.id, m.severity))
-    })?;
-    Ok(StoredEvent {
-        envelope,
-        ingress_sequence: m.ingress_sequence,
-        severity,
-        received_at: m.received_at,
-        schema_version: m.schema_version,
-    })
 }

@@ -1,8 +1,14 @@
 //! Repositories: domain types in, domain types out, typed [`super::StorageError`]s.
+//!
+//! They form a tree, calls running one way: `event_queries` → `events` → `dead_letters` → `stats`; `sources` →
+//! `stats`, `controls`; and every one of them → `rows`, the row ↔ domain conversions. A repository that must write
+//! another table in its own transaction calls a free function of a lower leaf, never another repository.
 
+mod controls;
 pub mod dead_letters;
 pub mod event_queries;
 pub mod events;
 pub mod leases;
-pub mod source_controls;
+mod rows;
 pub mod sources;
+mod stats;

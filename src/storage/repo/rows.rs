@@ -1,0 +1,219 @@
+//! Row ↔ domain conversions, one place for every table a repository reads or writes, so repositories share them
+//! without calling each other. A leaf: it imports the domain and the entities, nothing else of storage but the
+//! error type.
+
+use sea_orm::ActiveValue::Set;
+use serde_json::Value;
+
+use crate::domain::{
+    ControlAction, CorrelationId, DeadLetter, Envelope, EventId, EventType, NewEvent, PauseKind,
+    Severity, SourceControl, SourceCounters, SourceName, SourcePause, StoredEvent, UnknownSpelling,
+    ValidationError, truncate_to_millis,
+};
+use crate::storage::entity::{
+    event_ingress_failures as failures, source_controls as controls, source_pauses as pauses,
+    source_stats as stats, workflow_events as events,
+};
+use crate::storage::{CorruptColumn, StorageError};
+
+/// `cause` makes the row `key` of `table` corrupt in `column`.
+fn invalid(
+    table: &'static str,
+    key: &str,
+    column: &'static str,
+) -> impl FnOnce(ValidationError) -> StorageError {
+    move |cause| StorageError::Corrupt {
+        table,
+        key: key.to_owned(),
+        cause: CorruptColumn::Invalid { column, cause },
+    }
+}
+
+/// `cause` makes the row `key` of `table` corrupt in `column`.
+fn unknown(
+    table: &'static str,
+    key: &str,
+    column: &'static str,
+) -> impl FnOnce(UnknownSpelling) -> StorageError {
+    move |cause| StorageError::Corrupt {
+        table,
+        key: key.to_owned(),
+        cause: CorruptColumn::Unknown { column, cause },
+    }
+}
+
+/// A source name stored as the key of a `table` row (`source_stats`, `source_pauses`, `source_deferrals`).
+///
+/// # Errors
+/// [`StorageError::Corrupt`] when it no longer parses.
+pub(super) fn parse_source(
+    table: &'static str,
+    source: String,
+) -> Result<SourceName, StorageError> {
+    let key = source.clone();
+    SourceName::parse(source).map_err(invalid(table, &key, "source"))
+}
+
+/// The `workflow_events` row of `event`, numbered `sequence`.
+pub(super) fn event_row(event: &NewEvent, sequence: i64, content_hash: String) -> events::Model {
+    let e = &event.envelope;
+    events::Model {
+        id: e.id.to_string(),
+        ingress_sequence: sequence,
+        event_type: e.event_type.to_string(),
+        source: e.source.to_string(),
+        occurred_at: e.occurred_at,
+        received_at: event.received_at,
+        payload: e.payload.clone(),
+        correlation_id: e.correlation_id.as_ref().map(ToString::to_string),
+        causation_id: e.causation_id.as_ref().map(ToString::to_string),
+        ttl_ms: e.ttl_ms,
+        metadata: e.metadata.clone().map(Value::Object),
+        schema_version: None,
+        content_hash,
+        stream_id: event.stream_id.clone(),
+        severity: event.severity.as_str().to_owned(),
+    }
+}
+
+/// A `workflow_events` row as the event it was written from.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] when a column no longer parses.
+pub(super) fn event_from_model(m: events::Model) -> Result<StoredEvent, StorageError> {
+    const TABLE: &str = "workflow_events";
+    let key = m.id.as_str();
+    let metadata = match m.metadata {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    let envelope = Envelope {
+        id: EventId::parse(m.id.clone()).map_err(invalid(TABLE, key, "id"))?,
+        event_type: EventType::parse(m.event_type).map_err(invalid(TABLE, key, "type"))?,
+        source: SourceName::parse(m.source).map_err(invalid(TABLE, key, "source"))?,
+        occurred_at: m.occurred_at,
+        payload: m.payload,
+        correlation_id: m
+            .correlation_id
+            .map(CorrelationId::parse)
+            .transpose()
+            .map_err(invalid(TABLE, key, "correlation_id"))?,
+        causation_id: m
+            .causation_id
+            .map(|c| CorrelationId::parse_field(c, "causationId"))
+            .transpose()
+            .map_err(invalid(TABLE, key, "causation_id"))?,
+        ttl_ms: m.ttl_ms,
+        metadata,
+    };
+    let severity = m
+        .severity
+        .parse::<Severity>()
+        .map_err(unknown(TABLE, key, "severity"))?;
+    Ok(StoredEvent {
+        envelope,
+        ingress_sequence: m.ingress_sequence,
+        severity,
+        received_at: m.received_at,
+        schema_version: m.schema_version,
+    })
+}
+
+/// A `source_pauses` row for `pause`.
+pub(super) fn pause_row(pause: &SourcePause) -> pauses::ActiveModel {
+    pauses::ActiveModel {
+        source: Set(pause.source.as_str().to_owned()),
+        kind: Set(pause.kind.as_str().to_owned()),
+        reason: Set(pause.reason.clone()),
+        actor: Set(pause.actor.clone()),
+        paused_at: Set(truncate_to_millis(pause.paused_at)),
+        paused_until: Set(pause.until.map(truncate_to_millis)),
+    }
+}
+
+/// A `source_pauses` row as the pause it records.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] when the source or kind no longer parses.
+pub(super) fn pause_from_model(m: pauses::Model) -> Result<SourcePause, StorageError> {
+    const TABLE: &str = "source_pauses";
+    let kind = m
+        .kind
+        .parse::<PauseKind>()
+        .map_err(unknown(TABLE, &m.source, "kind"))?;
+    Ok(SourcePause {
+        source: parse_source(TABLE, m.source)?,
+        kind,
+        reason: m.reason,
+        actor: m.actor,
+        paused_at: m.paused_at,
+        until: m.paused_until,
+    })
+}
+
+/// A `source_controls` row for `control`.
+pub(super) fn control_row(control: &SourceControl) -> controls::ActiveModel {
+    controls::ActiveModel {
+        id: Set(control.id.clone()),
+        source: Set(control.source.as_str().to_owned()),
+        action: Set(control.action.as_str().to_owned()),
+        actor: Set(control.actor.clone()),
+        reason: Set(control.reason.clone()),
+        duration_ms: Set(control.duration_ms),
+        ended_pause: Set(control.ended_pause),
+        discarded: Set(control.discarded),
+        at: Set(control.at),
+    }
+}
+
+/// A `source_controls` row as the control it records.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] when the source or action no longer parses.
+pub(super) fn control_from_model(row: controls::Model) -> Result<SourceControl, StorageError> {
+    const TABLE: &str = "source_controls";
+    let action = row
+        .action
+        .parse::<ControlAction>()
+        .map_err(unknown(TABLE, &row.id, "action"))?;
+    Ok(SourceControl {
+        source: SourceName::parse(row.source).map_err(invalid(TABLE, &row.id, "source"))?,
+        id: row.id,
+        action,
+        actor: row.actor,
+        reason: row.reason,
+        duration_ms: row.duration_ms,
+        ended_pause: row.ended_pause,
+        discarded: row.discarded,
+        at: row.at,
+    })
+}
+
+/// A `source_stats` row as the counters it holds.
+pub(super) fn counters_from_model(row: stats::Model) -> SourceCounters {
+    SourceCounters {
+        total: row.total,
+        throttled: row.throttled,
+        failures: row.failures,
+        dropped: row.dropped,
+        lag_ms_sum: row.lag_ms_sum,
+        lag_ms_latest: row.lag_ms_latest,
+        lag_ms_max: row.lag_ms_max,
+        last_event_at: row.last_event_at,
+    }
+}
+
+/// An `event_ingress_failures` row as the dead letter it records.
+pub(super) fn dead_letter_from_model(m: failures::Model) -> DeadLetter {
+    DeadLetter {
+        id: m.id,
+        reason: m.reason,
+        message: m.message,
+        source: m.source,
+        event_id: m.event_id,
+        stream_id: m.stream_id,
+        raw: m.raw,
+        received_at: m.received_at,
+        redriven_at: m.redriven_at,
+    }
+}

@@ -1,0 +1,147 @@
+//! [`EventView`]: the event of SPEC §6.1, as `GET /admin/events`, the timeline and every WebSocket event frame
+//! send it.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::domain::{StoredEvent, format_timestamp};
+use crate::insights::{derived_of, links_of};
+
+/// The event view. Absent optional fields are `null`, never left out, so clients read one shape;
+/// `ingressSequence` is a string so that JavaScript clients never lose precision.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView<'a> {
+    /// The causation id.
+    pub causation_id: Option<&'a str>,
+    /// The correlation id.
+    pub correlation_id: Option<&'a str>,
+    /// The typed view of a platform event (`{type, payload}`), `null` for other events.
+    pub derived: Option<Value>,
+    /// The event id.
+    pub id: &'a str,
+    /// Position in commit order, as a string.
+    pub ingress_sequence: String,
+    /// Links read out of payload and metadata.
+    pub links: Value,
+    /// The metadata object.
+    pub metadata: Option<&'a Map<String, Value>>,
+    /// When it happened, per the producer.
+    pub occurred_at: String,
+    /// The payload as given.
+    pub payload: &'a Value,
+    /// When Herald accepted it.
+    pub received_at: String,
+    /// The payload schema version.
+    pub schema_version: Option<i32>,
+    /// Severity, computed at ingest.
+    pub severity: &'static str,
+    /// The source.
+    pub source: &'a str,
+    /// Time to live in milliseconds.
+    pub ttl_ms: Option<i64>,
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+}
+
+impl<'a> EventView<'a> {
+    /// The view of `event`.
+    pub fn of(event: &'a StoredEvent) -> EventView<'a> {
+        let e = &event.envelope;
+        EventView {
+            id: e.id.as_str(),
+            event_type: e.event_type.as_str(),
+            source: e.source.as_str(),
+            occurred_at: format_timestamp(e.occurred_at),
+            received_at: format_timestamp(event.received_at),
+            ingress_sequence: event.ingress_sequence.to_string(),
+            payload: &e.payload,
+            correlation_id: e.correlation_id.as_ref().map(|c| c.as_str()),
+            causation_id: e.causation_id.as_ref().map(|c| c.as_str()),
+            ttl_ms: e.ttl_ms,
+            metadata: e.metadata.as_ref(),
+            schema_version: event.schema_version,
+            severity: event.severity.as_str(),
+            links: links_of(&e.payload, e.metadata.as_ref()).to_json(),
+            derived: derived_of(&e.event_type, &e.payload),
+        }
+    }
+
+    /// The derived payload alone (the `derived` of a typed WebSocket frame), when the event has a derived view.
+    pub fn derived_payload(&self) -> Option<&Value> {
+        self.derived
+            .as_ref()
+            .map(|d| d.get("payload").unwrap_or(&Value::Null))
+    }
+}
+
+/// One item of `GET /admin/events/timeline`: `{kind: "event", at, event}` (deliveries join once triggers exist).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineItemView<'a> {
+    /// When it happened (`occurredAt` for an event).
+    pub at: String,
+    /// The event.
+    pub event: EventView<'a>,
+    /// What the item is: `event`.
+    pub kind: &'static str,
+}
+
+impl<'a> TimelineItemView<'a> {
+    /// The timeline item of `event`.
+    pub fn event(event: &'a StoredEvent) -> TimelineItemView<'a> {
+        TimelineItemView {
+            kind: "event",
+            at: format_timestamp(event.envelope.occurred_at),
+            event: EventView::of(event),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_view_names_every_field_and_writes_absent_ones_as_null() {
+        let event = StoredEvent::sample(
+            json!({"id": "e-1", "type": "a.b", "source": "svc", "payload": {"n": 1}}),
+            42,
+        );
+        let view = serde_json::to_value(EventView::of(&event)).unwrap();
+        let keys: Vec<&str> = view
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = [
+            "id",
+            "type",
+            "source",
+            "occurredAt",
+            "receivedAt",
+            "ingressSequence",
+            "payload",
+            "correlationId",
+            "causationId",
+            "ttlMs",
+            "metadata",
+            "schemaVersion",
+            "severity",
+            "links",
+            "derived",
+        ];
+        expected.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(view["ingressSequence"], "42");
+        assert_eq!(view["correlationId"], Value::Null);
+        assert_eq!(view["derived"], Value::Null);
+        assert_eq!(view["payload"], json!({"n": 1}));
+    }
+}

@@ -1,0 +1,29 @@
+//! Every JSON shape the HTTP API and the `/ws` frames send, written once as serde structs (camelCase) built from
+//! domain types. HTTP routes and the live WebSocket session both use these, so a field can never be spelled two
+//! ways. Depends only on `domain` and the pure `insights`.
+//!
+//! Fields are declared in alphabetical order of their JSON names: a WebSocket frame is serialized straight from
+//! these structs, and this keeps its bytes those of a `serde_json::Value` (whose maps are sorted), which is what
+//! Herald sent before the views were typed and what byte-level tests assert.
+//!
+//! - `event.rs`: [`EventView`] (SPEC §6.1) and the timeline's [`TimelineItemView`].
+//! - `source.rs`: a source's [`SourceView`], [`SourceMetricsView`], [`SourcePauseView`], [`SourceControlView`],
+//!   [`RateLimitView`] and the `source.resumed` notice's [`SourceResumedView`].
+//! - `dead_letter.rs`: [`DeadLetterView`].
+//! - `health.rs`: a queue ([`QueueView`]) and a retry backlog ([`RetriesView`]) of the health endpoints.
+//! - `frame.rs`: the WebSocket frame envelope [`FrameView`] and the data of the frames that are not domain views.
+
+mod dead_letter;
+mod event;
+mod frame;
+mod health;
+mod source;
+
+pub use dead_letter::DeadLetterView;
+pub use event::{EventView, TimelineItemView};
+pub use frame::{AckData, ErrorData, EventFrameData, FrameView, LaggedData, SubscribedData};
+pub use health::{QueueView, RetriesView};
+pub use source::{
+    ControlDetail, LagView, RateLimitView, SourceControlView, SourceMetricsView, SourcePauseView,
+    SourceRateLimitView, SourceResumedView, SourceView,
+};
