@@ -16,7 +16,7 @@
 //! - operator notices, sent to every session whatever its filters: `{"type": "source.paused", "data": {"source",
 //!   "kind": "manual" | "rate_limit", "reason", "actor", "pausedAt", "until"}, "emittedAt"}` when a pause starts
 //!   or changes, and `{"type": "source.resumed", "data": {"source", "ended": "resumed" | "expired"}, "emittedAt"}`
-//!   when it ends ([`source_paused_frame`], [`source_resumed_frame`]).
+//!   when it ends (built by the hub from a `SourceNotice`, in `ws_notice.rs`).
 //!
 //! Client frames (text, at most [`MAX_INBOUND_FRAME_BYTES`]; a larger one closes the session with 1009):
 //! - `ping` (bare, or the JSON string `"ping"`) or `{"type": "ping"}` → `{"type": "pong"}`;
@@ -36,11 +36,11 @@ use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::domain::{ErrorCode, SourceName, format_timestamp};
+use crate::domain::{ErrorCode, format_timestamp};
 use crate::filter::EventFilter;
 use crate::http::routes::events::event_view;
 use crate::insights::derived_of;
-use crate::storage::{SourcePause, StoredEvent};
+use crate::storage::StoredEvent;
 
 /// Largest inbound message (SPEC §7: 64 KiB).
 pub const MAX_INBOUND_FRAME_BYTES: usize = 64 * 1024;
@@ -126,28 +126,6 @@ pub fn error_frame(code: &str, message: &str, field: Option<&str>) -> ByteString
         data["field"] = Value::from(field);
     }
     frame(json!({ "type": "error", "data": data }))
-}
-
-/// `source.paused`: `pause` started or changed (its reason or end).
-pub fn source_paused_frame(pause: &SourcePause, emitted_at: DateTime<Utc>) -> ByteString {
-    frame(json!({
-        "type": "source.paused",
-        "data": pause.view(),
-        "emittedAt": format_timestamp(emitted_at),
-    }))
-}
-
-/// `source.resumed`: the pause of `source` ended, by hand or because its end came (`expired`).
-pub fn source_resumed_frame(
-    source: &SourceName,
-    expired: bool,
-    emitted_at: DateTime<Utc>,
-) -> ByteString {
-    frame(json!({
-        "type": "source.resumed",
-        "data": { "source": source.as_str(), "ended": if expired { "expired" } else { "resumed" } },
-        "emittedAt": format_timestamp(emitted_at),
-    }))
 }
 
 /// `lagged`.

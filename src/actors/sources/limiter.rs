@@ -9,42 +9,46 @@
 //! releases the backlog at no more than `limit` per `intervalMs`: each step claims its rows (a delete, so an event
 //! is released once even when two instances hold it), loads the events, and hands them on.
 //!
-//! Every storage step runs with `ctx.wait`, which holds the mailbox until it is done: the two steps of an
+//! **Ordering without a blocked mailbox.** Everything that happens to the source is a [`steps::Step`] in one
+//! ordered queue the actor owns; a step starts only when the one before it is finished, so the two halves of an
 //! admission never interleave with another, a deferral is durable before anything else happens to the source,
-//! and [`FlushDeferrals`] answered means every earlier write is done.
+//! and [`FlushDeferrals`] answered means every earlier write is done. The mailbox itself is never held: a handler
+//! only queues its step, so while storage is down (the step in progress is retried with capped exponential
+//! backoff, from a timer) messages keep arriving, in order, behind it. See `steps.rs` for the details.
 //!
-//! **Restart.** `restarting()` forgets the in-memory state; `started()` (which runs on the first start and after
-//! every restart) reloads the pause and the backlog from storage, so both paths run the same code (STYLE §2.5).
-//! **Retirement.** After [`LimiterLink::idle_after`] without messages and with an empty backlog (so everything
-//! it knows is durable), it reports [`LimiterIdle`] to the directory, which forgets it and answers [`Retire`].
+//! **Restart.** A step that finds the actor's state broken (an answer that does not match what was asked, a row it
+//! cannot interpret after its claim committed) stops the actor, and its supervisor restarts it. `restarting()`
+//! forgets the window, the counter and the timers and keeps the queued steps (they are messages not yet acted
+//! on), plus a deferral write in progress, which goes first; `started()` (first start and every restart) reloads
+//! the pause and the backlog from storage, so both paths run the same code (STYLE §2.5).
+//! **Retirement.** After [`LimiterLink::idle_after`] without messages, with an empty backlog and nothing queued
+//! (so everything it knows is durable), it reports [`LimiterIdle`] to the directory, which forgets it and answers
+//! [`Retire`].
 //!
 //! A crash between the commit of a batch and the deferral write (a few milliseconds) loses the deferral of those
 //! events; evaluation is at most once, and the trigger issue's recovery owns the rest.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod steps;
+#[cfg(test)]
+pub(super) mod tests;
+
+use std::collections::VecDeque;
+use std::time::Duration;
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient,
-    ResponseFuture, SpawnHandle, Supervised, WrapFuture,
+    Actor, ActorContext, AsyncContext, Context, Handler, Message, Recipient, ResponseFuture,
+    SpawnHandle, Supervised,
 };
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use super::messages::{EventSelection, EventsReleased};
-use super::redis_window::RedisWindow;
-use super::source_directory::LimiterIdle;
-use crate::domain::{
-    Admission, Clock, Grant, LocalWindow, PauseReason, RateLimit, SourceName, SourceWindow,
-    SystemClock,
-};
-use crate::storage::{HERALD_ACTOR, PauseKind, SourcePause, Storage, StorageError};
-
-/// How long a failed release waits before it tries again.
-const RELEASE_RETRY: Duration = Duration::from_secs(1);
-/// Back-off between attempts of a write that must not be lost, doubling up to the maximum.
-const STORAGE_RETRY_MIN: Duration = Duration::from_millis(100);
-const STORAGE_RETRY_MAX: Duration = Duration::from_secs(5);
+use self::steps::{Retrying, Step};
+use super::clock::ActorClock;
+use super::directory::LimiterIdle;
+use crate::actors::messages::{EventSelection, EventsReleased};
+use crate::actors::redis_window::RedisWindow;
+use crate::domain::{Clock, LocalWindow, PauseReason, RateLimit, SourceName, SourceWindow};
+use crate::storage::{PauseKind, SourcePause, Storage, StorageError};
 
 /// Newly stored events of the limiter's source, in `ingressSequence` order.
 #[derive(Debug, Message)]
@@ -88,8 +92,8 @@ pub struct Retire;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// Storage failed; nothing changed.
-    #[error("storage failed: {0}")]
-    Storage(String),
+    #[error("storage failed")]
+    Storage(#[source] StorageError),
     /// The limiter stopped before it answered.
     #[error("the source's rate limiter stopped before answering")]
     Gone,
@@ -110,17 +114,29 @@ pub struct LimiterLink {
     pub idle_after: Duration,
     /// Where its decisions are counted (`herald_events_throttled_total`, `herald_events_dropped_total`).
     pub metrics: crate::metrics::Metrics,
+    /// The clock of its window, its counter and its idle check (a fake one in tests).
+    pub clock: ActorClock,
 }
 
 /// One source's rate limiter. Supervised; see the module docs and `actors.md`.
 pub struct SourceRateLimiter {
     source: SourceName,
     link: LimiterLink,
-    clock: SystemClock,
-    window: SourceWindow<SystemClock>,
-    local: LocalWindow<SystemClock>,
+    window: SourceWindow<ActorClock>,
+    local: LocalWindow<ActorClock>,
+    /// Steps waiting for the one in progress, in arrival order.
+    queue: VecDeque<Step>,
+    /// The step in progress: its storage call (or shared-counter ask) is in flight, or it waits for its retry.
+    current: Option<Step>,
+    /// Set while `current` failed and waits for its next attempt.
+    retrying: Option<Retrying>,
     release_timer: Option<SpawnHandle>,
-    last_activity: Instant,
+    /// A [`Step::Release`] is queued; the timer does not queue another.
+    release_queued: bool,
+    /// [`SourceRateLimiter::pump`] is running (a step that queues another does not start a second loop).
+    pumping: bool,
+    /// When the last directory message came, on `link.clock`.
+    last_activity_ms: u64,
     /// Messages from the directory handled so far (the directory compares before retiring the limiter).
     handled: u64,
     starts: u32,
@@ -129,49 +145,35 @@ pub struct SourceRateLimiter {
 impl SourceRateLimiter {
     /// A limiter for `source` with `limit` (`None`: only manual pauses apply).
     pub fn new(source: SourceName, limit: Option<RateLimit>, link: LimiterLink) -> Self {
-        let clock = SystemClock::new();
+        let clock = link.clock.clone();
         SourceRateLimiter {
             source,
+            window: SourceWindow::new(clock.clone(), limit),
+            local: LocalWindow::new(clock.clone()),
+            last_activity_ms: clock.now_ms(),
             link,
-            clock,
-            window: SourceWindow::new(clock, limit),
-            local: LocalWindow::new(clock),
+            queue: VecDeque::new(),
+            current: None,
+            retrying: None,
             release_timer: None,
-            last_activity: Instant::now(),
+            release_queued: false,
+            pumping: false,
             handled: 0,
             starts: 0,
         }
     }
 
-    /// Loads the pause and the backlog (holding the mailbox meanwhile) and starts the idle check. Runs on the
-    /// first start and after every restart.
+    /// Queues the load of the pause and the backlog ahead of every queued message and starts the idle check.
+    /// Runs on the first start and after every restart.
     fn init(&mut self, ctx: &mut Context<Self>) {
         self.starts += 1;
-        self.last_activity = Instant::now();
-        let storage = self.link.storage.clone();
-        let source = self.source.clone();
-        ctx.wait(
-            async move {
-                let mut backoff = Backoff::default();
-                loop {
-                    let repo = storage.sources();
-                    let loaded = async { Ok((repo.pause_of(&source).await?, repo.backlog(&source).await?)) };
-                    match loaded.await {
-                        Ok(state) => break state,
-                        Err(e) => backoff.wait(&source, "load its pause and backlog", &e).await,
-                    }
-                }
-            }
-            .into_actor(self)
-            .map(|(pause, backlog), act, ctx| {
-                act.apply_pause(pause);
-                act.window.restore_backlog(backlog);
-                tracing::debug!(source = %act.source, backlog = act.window.backlog_len(), starts = act.starts, "Source rate limiter started.");
-                act.schedule_release(ctx);
-            }),
-        );
+        self.last_activity_ms = self.link.clock.now_ms();
+        // A deferral write cut short by the restart goes first, so the load sees it.
+        let at = usize::from(matches!(self.queue.front(), Some(Step::Defer { .. })));
+        self.queue.insert(at, Step::Load);
         let every = self.link.idle_after.min(Duration::from_secs(60));
         ctx.run_interval(every, |act, _ctx| act.check_idle());
+        self.pump(ctx);
     }
 
     /// Adopts the durable pause: storage is the truth shared by every instance.
@@ -193,104 +195,6 @@ impl SourceRateLimiter {
         self.window.set_pause(pause);
     }
 
-    /// Asks the counter for `wanted` slots (the window's step one) and continues with its grant. In redis mode the
-    /// mailbox is held until the answer; when Redis fails, this instance counts on its own meanwhile.
-    fn with_grant(
-        &mut self,
-        ctx: &mut Context<Self>,
-        wanted: u32,
-        then: impl FnOnce(&mut Self, &mut Context<Self>, Grant) + 'static,
-    ) {
-        let Some(limit) = self.window.limit().filter(|_| wanted > 0) else {
-            return then(self, ctx, Grant::NOTHING_ASKED);
-        };
-        let Some(shared) = self.link.shared.clone() else {
-            let grant = self.local.take(limit, wanted);
-            return then(self, ctx, grant);
-        };
-        let source = self.source.clone();
-        ctx.wait(
-            async move { shared.take(&source, limit, wanted).await }
-                .into_actor(self)
-                .map(move |answer, act, ctx| {
-                    let grant = match answer {
-                        Ok(grant) => grant,
-                        // The shared window's task logs the failure, once for all the sources it served.
-                        Err(e) => {
-                            tracing::debug!(source = %act.source, error.message = %e, "Counting on this instance alone.");
-                            act.local.take(limit, wanted)
-                        }
-                    };
-                    then(act, ctx, grant)
-                }),
-        );
-    }
-
-    fn admitted(
-        &mut self,
-        ctx: &mut Context<Self>,
-        events: EventSelection,
-        seqs: Vec<i64>,
-        grant: Grant,
-    ) {
-        let admissions = self.window.admit(&seqs, grant);
-        let evaluate = admissions
-            .iter()
-            .take_while(|a| **a == Admission::Evaluate)
-            .count();
-        let (now, later) = events.split_at(evaluate);
-        self.hand_on(now);
-        if later.is_empty() {
-            return;
-        }
-        let pause = admissions
-            .contains(&Admission::DeferAndPause)
-            .then(|| self.rate_limit_pause())
-            .flatten();
-        if let Some(pause) = &pause {
-            tracing::info!(source = %self.source, until = ?pause.until, "Source paused: it exceeded its rate limit.");
-        }
-        let deferred = seqs[evaluate..].to_vec();
-        let throttled = deferred.len() as u64;
-        let storage = self.link.storage.clone();
-        let source = self.source.clone();
-        ctx.wait(
-            async move {
-                let mut backoff = Backoff::default();
-                while let Err(e) = storage
-                    .sources()
-                    .defer(&source, &deferred, pause.as_ref())
-                    .await
-                {
-                    backoff.wait(&source, "record deferred events", &e).await;
-                }
-            }
-            .into_actor(self)
-            .map(move |(), act, ctx| {
-                act.link.metrics.events_throttled(&act.source, throttled);
-                act.schedule_release(ctx)
-            }),
-        );
-    }
-
-    fn rate_limit_pause(&self) -> Option<SourcePause> {
-        let limit = self.window.limit()?;
-        let now = Utc::now();
-        let pause_ms = i64::try_from(limit.pause_ms()).unwrap_or(i64::MAX);
-        Some(SourcePause {
-            source: self.source.clone(),
-            kind: PauseKind::RateLimit,
-            reason: format!(
-                "rate limit exceeded: more than {} events per {} ms",
-                limit.limit(),
-                limit.interval_ms()
-            ),
-            actor: HERALD_ACTOR.to_owned(),
-            paused_at: now,
-            until: Some(now + chrono::Duration::milliseconds(pause_ms)),
-        })
-    }
-
     fn hand_on(&self, events: EventSelection) {
         if events.is_empty() {
             return;
@@ -301,63 +205,55 @@ impl SourceRateLimiter {
         });
     }
 
-    /// Sets the release timer for the window's next release, replacing any earlier one.
+    /// Sets the release timer for the window's next release, replacing any earlier one; a release due now is
+    /// queued at once.
     fn schedule_release(&mut self, ctx: &mut Context<Self>) {
-        let Some(at) = self.window.next_release_at_ms() else {
-            if let Some(timer) = self.release_timer.take() {
-                ctx.cancel_future(timer);
-            }
-            return;
-        };
-        let delay = Duration::from_millis(at.saturating_sub(self.clock.now_ms()));
-        self.schedule_release_in(ctx, delay);
-    }
-
-    fn schedule_release_in(&mut self, ctx: &mut Context<Self>, delay: Duration) {
         if let Some(timer) = self.release_timer.take() {
             ctx.cancel_future(timer);
         }
-        self.release_timer = Some(ctx.run_later(delay, |act, ctx| {
+        if self.release_queued {
+            return;
+        }
+        let Some(at) = self.window.next_release_at_ms() else {
+            return;
+        };
+        let now = self.link.clock.now_ms();
+        if at <= now {
+            self.queue_release(ctx);
+            return;
+        }
+        self.release_timer = Some(ctx.run_later(Duration::from_millis(at - now), |act, ctx| {
             act.release_timer = None;
-            act.release_step(ctx);
+            act.queue_release(ctx);
         }));
     }
 
-    /// One release step: take what the window and the counter allow, claim it in storage, hand it on.
-    fn release_step(&mut self, ctx: &mut Context<Self>) {
-        let wanted = self.window.slots_to_release();
-        self.with_grant(ctx, wanted, |act, ctx, grant| {
-            let seqs = act.window.release(grant);
-            if seqs.is_empty() {
-                act.schedule_release(ctx);
-                return;
-            }
-            let storage = act.link.storage.clone();
-            let source = act.source.clone();
-            ctx.wait(
-                async move {
-                    let claimed = storage.sources().release(&source, &seqs).await;
-                    (claimed, seqs)
-                }
-                .into_actor(act)
-                .map(|(claimed, seqs), act, ctx| match claimed {
-                    Ok(events) => {
-                        tracing::debug!(source = %act.source, asked = seqs.len(), released = events.len(), "Released deferred events.");
-                        act.hand_on(EventSelection::whole(Arc::from(events)));
-                        act.schedule_release(ctx);
-                    }
-                    Err(e) => {
-                        tracing::warn!(source = %act.source, error.message = %e, "Could not release deferred events; retrying.");
-                        act.window.requeue_front(seqs);
-                        act.schedule_release_in(ctx, RELEASE_RETRY);
-                    }
-                }),
-            );
-        });
+    fn queue_release(&mut self, ctx: &mut Context<Self>) {
+        if !self.release_queued {
+            self.release_queued = true;
+            self.push(Step::Release, ctx);
+        }
+    }
+
+    /// Whether the window would release something now.
+    #[cfg(test)]
+    fn release_due(&self) -> bool {
+        self.window
+            .next_release_at_ms()
+            .is_some_and(|at| at <= self.link.clock.now_ms())
     }
 
     fn check_idle(&mut self) {
-        if self.window.backlog_len() == 0 && self.last_activity.elapsed() >= self.link.idle_after {
+        let quiet_ms = self
+            .link
+            .clock
+            .now_ms()
+            .saturating_sub(self.last_activity_ms);
+        if self.window.backlog_len() == 0
+            && self.queue.is_empty()
+            && self.current.is_none()
+            && Duration::from_millis(quiet_ms) >= self.link.idle_after
+        {
             self.link.idle_to.do_send(LimiterIdle {
                 source: self.source.clone(),
                 handled: self.handled,
@@ -368,7 +264,7 @@ impl SourceRateLimiter {
     /// Counts a message from the directory.
     fn touch(&mut self) {
         self.handled += 1;
-        self.last_activity = Instant::now();
+        self.last_activity_ms = self.link.clock.now_ms();
     }
 }
 
@@ -382,11 +278,18 @@ impl Actor for SourceRateLimiter {
 
 impl Supervised for SourceRateLimiter {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
-        tracing::warn!(source = %self.source, starts = self.starts, "Source rate limiter restarting; reloading its state.");
-        // The old context's timers and storage steps are gone; `started()` runs next and reloads everything.
-        self.window = SourceWindow::new(self.clock, self.window.limit());
-        self.local = LocalWindow::new(self.clock);
+        tracing::warn!(source = %self.source, starts = self.starts, queued = self.queue.len(), "Source rate limiter restarting; reloading its state.");
+        // The old context's timers and calls are gone; `started()` runs next and reloads everything.
+        let clock = self.link.clock.clone();
+        self.window = SourceWindow::new(clock.clone(), self.window.limit());
+        self.local = LocalWindow::new(clock);
         self.release_timer = None;
+        self.release_queued = false;
+        self.retrying = None;
+        self.queue.retain(|step| !matches!(step, Step::Release));
+        if let Some(step) = self.current.take().and_then(Step::survives_restart) {
+            self.queue.push_front(step);
+        }
     }
 }
 
@@ -395,12 +298,7 @@ impl Handler<AdmitEvents> for SourceRateLimiter {
 
     fn handle(&mut self, msg: AdmitEvents, ctx: &mut Self::Context) {
         self.touch();
-        let seqs = msg.events.sequences();
-        let wanted = self.window.slots_to_admit(seqs.len());
-        let events = msg.events;
-        self.with_grant(ctx, wanted, move |act, ctx, grant| {
-            act.admitted(ctx, events, seqs, grant)
-        });
+        self.push(Step::Admit { events: msg.events }, ctx);
     }
 }
 
@@ -409,24 +307,7 @@ impl Handler<ReloadPause> for SourceRateLimiter {
 
     fn handle(&mut self, _msg: ReloadPause, ctx: &mut Self::Context) {
         self.touch();
-        let storage = self.link.storage.clone();
-        let source = self.source.clone();
-        ctx.wait(
-            async move {
-                let mut backoff = Backoff::default();
-                loop {
-                    match storage.sources().pause_of(&source).await {
-                        Ok(pause) => break pause,
-                        Err(e) => backoff.wait(&source, "read its pause", &e).await,
-                    }
-                }
-            }
-            .into_actor(self)
-            .map(|pause, act, ctx| {
-                act.apply_pause(pause);
-                act.schedule_release(ctx);
-            }),
-        );
+        self.push(Step::ReloadPause, ctx);
     }
 }
 
@@ -435,23 +316,11 @@ impl Handler<AdoptBacklog> for SourceRateLimiter {
 
     fn handle(&mut self, msg: AdoptBacklog, ctx: &mut Self::Context) {
         self.touch();
-        if self.window.backlog_len() as u64 >= msg.durable {
-            return;
-        }
-        let storage = self.link.storage.clone();
-        let source = self.source.clone();
-        ctx.wait(
-            async move { storage.sources().backlog(&source).await }
-                .into_actor(self)
-                .map(|backlog, act, ctx| match backlog {
-                    Ok(backlog) => {
-                        act.window.restore_backlog(backlog);
-                        act.schedule_release(ctx);
-                    }
-                    Err(e) => {
-                        tracing::warn!(source = %act.source, error.message = %e, "Could not read the durable backlog; the next sweep tries again.");
-                    }
-                }),
+        self.push(
+            Step::Adopt {
+                durable: msg.durable,
+            },
+            ctx,
         );
     }
 }
@@ -461,35 +330,23 @@ impl Handler<DiscardDeferred> for SourceRateLimiter {
 
     fn handle(&mut self, _msg: DiscardDeferred, ctx: &mut Self::Context) -> Self::Result {
         self.touch();
-        let (answer, answered) = oneshot::channel();
-        let storage = self.link.storage.clone();
-        let source = self.source.clone();
-        ctx.wait(
-            async move { storage.sources().discard_backlog(&source).await }
-                .into_actor(self)
-                .map(move |discarded, act, ctx| {
-                    let result = match discarded {
-                        Ok(n) => {
-                            act.link.metrics.events_dropped(&act.source, n);
-                            act.window.discard_backlog();
-                            act.schedule_release(ctx);
-                            Ok(n)
-                        }
-                        Err(e) => Err(SourceError::Storage(e.to_string())),
-                    };
-                    let _ = answer.send(result);
-                }),
-        );
+        let (reply, answered) = oneshot::channel();
+        self.push(Step::Discard { reply }, ctx);
         Box::pin(async move { answered.await.unwrap_or(Err(SourceError::Gone)) })
     }
 }
 
 impl Handler<FlushDeferrals> for SourceRateLimiter {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _msg: FlushDeferrals, _ctx: &mut Self::Context) {
-        // Handled only once the writes before it are done: every storage step holds the mailbox.
+    fn handle(&mut self, _msg: FlushDeferrals, ctx: &mut Self::Context) -> Self::Result {
         self.touch();
+        let (reply, answered) = oneshot::channel();
+        self.push(Step::Flush { reply }, ctx);
+        // A limiter that stopped for good has nothing left to write.
+        Box::pin(async move {
+            let _ = answered.await;
+        })
     }
 }
 
@@ -503,214 +360,4 @@ impl Handler<Retire> for SourceRateLimiter {
 }
 
 #[cfg(test)]
-super::messages::stops_on_crash!(SourceRateLimiter);
-
-/// Capped exponential back-off for writes that must not be lost, logging each failure (STYLE §6.3).
-#[derive(Debug, Default)]
-struct Backoff {
-    attempts: u32,
-}
-
-impl Backoff {
-    async fn wait(&mut self, source: &SourceName, what: &str, error: &StorageError) {
-        self.attempts += 1;
-        let delay = STORAGE_RETRY_MIN
-            .saturating_mul(1 << self.attempts.min(6))
-            .min(STORAGE_RETRY_MAX);
-        tracing::error!(%source, attempt = self.attempts, error.message = %error, "Source rate limiter could not {what}; retrying.");
-        tokio::time::sleep(delay).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::actors::messages::Crash;
-    use std::sync::Mutex;
-
-    use super::*;
-    use actix::Supervisor;
-    use serde_json::json;
-
-    use crate::storage::StoredEvent;
-
-    #[derive(Message)]
-    #[rtype(result = "u32")]
-    struct Starts;
-
-    impl Handler<Starts> for SourceRateLimiter {
-        type Result = u32;
-        fn handle(&mut self, _msg: Starts, _ctx: &mut Self::Context) -> u32 {
-            self.starts
-        }
-    }
-
-    /// Collects what a limiter sends.
-    #[derive(Default)]
-    struct Sink {
-        released: Arc<Mutex<Vec<i64>>>,
-        idle: Arc<Mutex<Vec<u64>>>,
-    }
-
-    impl Actor for Sink {
-        type Context = Context<Self>;
-    }
-
-    impl Handler<EventsReleased> for Sink {
-        type Result = ();
-        fn handle(&mut self, msg: EventsReleased, _ctx: &mut Self::Context) {
-            self.released.lock().unwrap().extend(msg.events.sequences());
-        }
-    }
-
-    impl Handler<LimiterIdle> for Sink {
-        type Result = ();
-        fn handle(&mut self, msg: LimiterIdle, _ctx: &mut Self::Context) {
-            self.idle.lock().unwrap().push(msg.handled);
-        }
-    }
-
-    fn source() -> SourceName {
-        SourceName::parse("tests.limiter".into()).unwrap()
-    }
-
-    fn stored(seq: i64) -> StoredEvent {
-        StoredEvent::sample(
-            json!({"id": format!("e-{seq}"), "type": "test.event.happened", "source": "tests.limiter"}),
-            seq,
-        )
-    }
-
-    fn link(storage: &Storage, sink: &actix::Addr<Sink>, idle_after: Duration) -> LimiterLink {
-        LimiterLink {
-            storage: storage.clone(),
-            shared: None,
-            released_to: sink.clone().recipient(),
-            idle_to: sink.clone().recipient(),
-            idle_after,
-            metrics: crate::metrics::Metrics::detached(),
-        }
-    }
-
-    async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !check() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    #[actix_rt::test]
-    async fn the_supervisor_restarts_a_stopped_limiter_which_reloads_its_durable_backlog() {
-        // Arrange: 2 per minute, so everything past the second event stays deferred.
-        let (_dir, storage) = Storage::scratch().await;
-        let released = Arc::new(Mutex::new(Vec::new()));
-        let sink = Sink {
-            released: released.clone(),
-            ..Sink::default()
-        }
-        .start();
-        let limit = RateLimit::new(2, 60_000, 60_000).ok();
-        let l = link(&storage, &sink, Duration::from_secs(600));
-        let limiter = Supervisor::start(move |_| SourceRateLimiter::new(source(), limit, l));
-        let batch: Arc<[StoredEvent]> = (1..=5).map(stored).collect();
-        limiter
-            .send(AdmitEvents {
-                events: EventSelection::whole(batch),
-            })
-            .await
-            .unwrap();
-        limiter.send(FlushDeferrals).await.unwrap();
-
-        // Act
-        limiter.send(Crash).await.unwrap();
-        limiter.send(Crash).await.unwrap();
-
-        // Assert
-        assert_eq!(
-            limiter.send(Starts).await.unwrap(),
-            3,
-            "one start and two restarts"
-        );
-        let backlog = storage.sources().backlog(&source()).await.unwrap();
-        assert_eq!(backlog, [3, 4, 5]);
-        assert_eq!(*released.lock().unwrap(), [1, 2]);
-        let pause = storage
-            .sources()
-            .pause_of(&source())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(pause.kind, PauseKind::RateLimit);
-        // The restarted limiter still serves: a discard answers from its reloaded backlog.
-        assert_eq!(limiter.send(DiscardDeferred).await.unwrap().unwrap(), 3);
-    }
-
-    #[actix_rt::test]
-    async fn after_a_pause_the_backlog_is_released_in_order_once() {
-        // Arrange: 2 per 100 ms, paused 100 ms.
-        let (_dir, storage) = Storage::scratch().await;
-        let batch: Vec<StoredEvent> = (1..=7).map(stored).collect();
-        let new_events = batch
-            .iter()
-            .map(|e| crate::storage::NewEvent::new(e.envelope.clone(), e.received_at, None, None))
-            .collect();
-        let persisted = storage
-            .events()
-            .persist_batch(new_events, vec![])
-            .await
-            .unwrap();
-        let released = Arc::new(Mutex::new(Vec::new()));
-        let sink = Sink {
-            released: released.clone(),
-            ..Sink::default()
-        }
-        .start();
-        let limit = RateLimit::new(2, 100, 100).ok();
-        let l = link(&storage, &sink, Duration::from_secs(600));
-        let limiter = Supervisor::start(move |_| SourceRateLimiter::new(source(), limit, l));
-
-        // Act
-        limiter
-            .send(AdmitEvents {
-                events: EventSelection::whole(Arc::from(persisted.stored)),
-            })
-            .await
-            .unwrap();
-
-        // Assert
-        wait_for("every event to be released", || {
-            released.lock().unwrap().len() >= 7
-        })
-        .await;
-        assert_eq!(*released.lock().unwrap(), (1..=7).collect::<Vec<i64>>());
-        assert!(
-            storage
-                .sources()
-                .backlog(&source())
-                .await
-                .unwrap()
-                .is_empty()
-        );
-    }
-
-    #[actix_rt::test]
-    async fn an_idle_limiter_with_an_empty_backlog_offers_to_retire() {
-        let (_dir, storage) = Storage::scratch().await;
-        let idle = Arc::new(Mutex::new(Vec::new()));
-        let sink = Sink {
-            idle: idle.clone(),
-            ..Sink::default()
-        }
-        .start();
-        let l = link(&storage, &sink, Duration::from_millis(50));
-        let limiter = Supervisor::start(move |_| SourceRateLimiter::new(source(), None, l));
-        limiter.send(FlushDeferrals).await.unwrap();
-
-        wait_for("an idle report", || !idle.lock().unwrap().is_empty()).await;
-        assert_eq!(
-            idle.lock().unwrap()[0],
-            1,
-            "it counts the messages it handled"
-        );
-    }
-}
+crate::actors::messages::stops_on_crash!(SourceRateLimiter);
