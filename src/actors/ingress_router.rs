@@ -23,7 +23,9 @@ use super::messages::EventsStored;
 use crate::domain::ErrorCode;
 use crate::ingest::{EntryOutcome, IngressEntry, PreparedBatch};
 use crate::metrics::{Metrics, WriteCounts};
-use crate::storage::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, Storage};
+use crate::storage::{
+    EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, Storage, StorageError,
+};
 use crate::trace_context::{self, MAX_SPAN_LINKS};
 
 /// Most events written in one transaction when queued batches are merged.
@@ -50,10 +52,10 @@ pub struct SubscribeStored {
 pub enum IngestError {
     /// Storage failed; nothing of the batch was stored.
     #[error("could not persist the batch: {0}")]
-    Storage(String),
+    Storage(#[source] Arc<StorageError>),
     /// The validation task died (a bug: validation never panics by design).
     #[error("validation failed unexpectedly: {0}")]
-    Validation(String),
+    Validation(#[source] tokio::task::JoinError),
     /// The router restarted before the batch's outcome was known: nothing of it was stored, or (when storage
     /// answered a write it could not interpret) it was and a retry is answered as duplicates.
     #[error("the ingress router restarted before the batch was written")]
@@ -182,8 +184,9 @@ impl IngressRouter {
                         }
                         Err(e) => {
                             tracing::warn!(error.message = %e, error.cause_chain = ?e, "Ingest write failed.");
+                            let e = Arc::new(e);
                             for pending in group {
-                                let _ = pending.reply.send(Err(IngestError::Storage(e.to_string())));
+                                let _ = pending.reply.send(Err(IngestError::Storage(e.clone())));
                             }
                         }
                     }
@@ -288,34 +291,30 @@ impl Handler<IngestBatch> for IngressRouter {
             PreparedBatch::prepare(msg.entries, max_payload_bytes, Utc::now())
         });
         Box::pin(
-            async move {
-                validate
-                    .await
-                    .map_err(|e| IngestError::Validation(e.to_string()))
-            }
-            .into_actor(self)
-            .map(|prepared, act, ctx| {
-                let mut prepared = prepared?;
-                let (events, dead_letters) = prepared.take_rows();
-                let (reply, answer) = oneshot::channel();
-                act.queue.push_back(Pending {
-                    prepared,
-                    events,
-                    dead_letters,
-                    reply,
-                });
-                act.write_next(ctx);
-                Ok(answer)
-            })
-            .then(|answer, act, _ctx| {
-                async move {
-                    match answer {
-                        Ok(answer) => answer.await.unwrap_or(Err(IngestError::Restarted)),
-                        Err(e) => Err(e),
+            async move { validate.await.map_err(IngestError::Validation) }
+                .into_actor(self)
+                .map(|prepared, act, ctx| {
+                    let mut prepared = prepared?;
+                    let (events, dead_letters) = prepared.take_rows();
+                    let (reply, answer) = oneshot::channel();
+                    act.queue.push_back(Pending {
+                        prepared,
+                        events,
+                        dead_letters,
+                        reply,
+                    });
+                    act.write_next(ctx);
+                    Ok(answer)
+                })
+                .then(|answer, act, _ctx| {
+                    async move {
+                        match answer {
+                            Ok(answer) => answer.await.unwrap_or(Err(IngestError::Restarted)),
+                            Err(e) => Err(e),
+                        }
                     }
-                }
-                .into_actor(act)
-            }),
+                    .into_actor(act)
+                }),
         )
     }
 }

@@ -28,12 +28,15 @@
 //! it broken; it stops only when told (tests) and its storage failures are retried by the next poll or sweep.
 
 mod pause_watch;
+mod stats;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use backon::ExponentialBackoff;
 
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Recipient,
@@ -46,13 +49,14 @@ use super::limiter::{
     AdmitEvents, AdoptBacklog, DiscardDeferred, FlushDeferrals, LimiterLink, ReloadPause, Retire,
     SourceError, SourceRateLimiter,
 };
+use super::retry::{next_delay, storage_backoff};
 use crate::actors::ingress_router::SubscribeStored;
 use crate::actors::messages::{EventSelection, EventsReleased, EventsStored};
 use crate::actors::redis_window::RedisWindow;
 use crate::actors::ws_notice::SourceNotice;
 use crate::config::rate_limits::RateLimits;
-use crate::domain::{Clock, SourceName};
-use crate::storage::{SourcePause, StatsDelta, Storage};
+use crate::domain::SourceName;
+use crate::storage::{SourcePause, StatsDelta, Storage, StorageError};
 
 /// How often each instance reads `source_pauses` in redis mode (SPEC §13: a pause holds on all within 1 s).
 pub const PAUSE_POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -165,6 +169,8 @@ pub struct SourceDirectory {
     write_scheduled: bool,
     /// The pauses in force at the last poll, to tell which changed; `None` before the first.
     known_pauses: Option<HashMap<SourceName, SourcePause>>,
+    /// Set while listing the durable backlogs fails; a success resets it.
+    adopt_retry: Option<ExponentialBackoff>,
     /// Where pause notices go (the WebSocket hub).
     notices: Option<Recipient<SourceNotice>>,
     polling: bool,
@@ -196,6 +202,7 @@ impl SourceDirectory {
             last_write_ms: None,
             write_scheduled: false,
             known_pauses: None,
+            adopt_retry: None,
             notices: None,
             polling: false,
             starts: 0,
@@ -284,96 +291,44 @@ impl SourceDirectory {
         entry.addr.do_send(msg);
     }
 
-    /// Writes the pending counters, unless a write is in progress or the last one started less than
-    /// [`STATS_WRITE_INTERVAL`] ago (then a timer writes them, with whatever arrives meanwhile).
-    fn flush_stats(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.write_scheduled || self.pending.is_empty() {
-            return;
-        }
-        let since_ms = self
-            .last_write_ms
-            .map(|at| self.clock.now_ms().saturating_sub(at));
-        if let Some(wait) = since_ms
-            .and_then(|since| STATS_WRITE_INTERVAL.checked_sub(Duration::from_millis(since)))
-            .filter(|wait| !wait.is_zero())
-        {
-            self.write_scheduled = true;
-            ctx.run_later(wait, |act, ctx| {
-                act.write_scheduled = false;
-                act.write_stats(ctx);
-            });
-            return;
-        }
-        self.write_stats(ctx);
-    }
-
-    /// Writes the pending counters now, unless a write is in progress; a failed write is merged back and tried
-    /// again after [`STATS_RETRY`].
-    fn write_stats(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.pending.is_empty() {
-            return;
-        }
-        self.writing = true;
-        self.last_write_ms = Some(self.clock.now_ms());
-        let deltas: Vec<StatsDelta> = self.pending.drain().map(|(_, d)| d).collect();
-        let storage = self.storage.clone();
-        ctx.spawn(
-            async move {
-                let result = storage.sources().add_stats(deltas.clone()).await;
-                (result, deltas)
-            }
-            .into_actor(self)
-            .map(|(result, deltas), act, ctx| {
-                act.writing = false;
-                match result {
-                    Ok(()) => act.flush_stats(ctx),
-                    Err(e) => {
-                        tracing::warn!(error.message = %e, error.cause_chain = ?e, "Could not write source counters; retrying.");
-                        for delta in deltas {
-                            act.add_pending(delta);
-                        }
-                        ctx.run_later(STATS_RETRY, |act, ctx| act.write_stats(ctx));
-                    }
-                }
-            }),
-        );
-    }
-
-    fn add_pending(&mut self, delta: StatsDelta) {
-        match self.pending.get_mut(&delta.source) {
-            Some(pending) => pending.counters.merge(delta.counters),
-            None => {
-                self.pending.insert(delta.source.clone(), delta);
-            }
-        }
-    }
-
     /// Starts the limiters of every source with a durable backlog (after a restart), or tells live ones to adopt
     /// rows other instances left. At start-up it holds the mailbox until done, so that limiters restore their
     /// backlogs before the first new events arrive.
     fn adopt_backlogs(&mut self, ctx: &mut Context<Self>, hold_mailbox: bool) {
         let storage = self.storage.clone();
-        let adopt =
-            async move { storage.sources().backlogs().await }
-                .into_actor(self)
-                .map(|sources, act, ctx| match sources {
-                    Ok(sources) => {
-                        for (source, durable) in sources {
-                            if act.limiters.contains_key(&source) {
-                                act.tell(&source, ctx, AdoptBacklog { durable });
-                            } else {
-                                act.entry(&source, ctx);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error.message = %e, "Could not list deferred backlogs; the next sweep tries again.");
-                    }
-                });
+        let adopt = async move { storage.sources().backlogs().await }
+            .into_actor(self)
+            .map(|sources, act, ctx| act.backlogs_listed(ctx, sources));
         if hold_mailbox {
             ctx.wait(adopt);
         } else {
             ctx.spawn(adopt);
+        }
+    }
+
+    fn backlogs_listed(
+        &mut self,
+        ctx: &mut Context<Self>,
+        sources: Result<Vec<(SourceName, u64)>, StorageError>,
+    ) {
+        match sources {
+            Ok(sources) => {
+                self.adopt_retry = None;
+                for (source, durable) in sources {
+                    if self.limiters.contains_key(&source) {
+                        self.tell(&source, ctx, AdoptBacklog { durable });
+                    } else {
+                        self.entry(&source, ctx);
+                    }
+                }
+            }
+            Err(e) => {
+                // The redis-mode sweep would try again anyway; a timer does, in any mode, so the backlogs of a
+                // restarted process never wait for their sources' next event.
+                let delay = next_delay(self.adopt_retry.get_or_insert_with(storage_backoff));
+                tracing::error!(error.message = %e, error.cause_chain = ?e, delay_ms = delay.as_millis() as u64, "Could not list deferred backlogs; trying again.");
+                ctx.run_later(delay, |act, ctx| act.adopt_backlogs(ctx, false));
+            }
         }
     }
 

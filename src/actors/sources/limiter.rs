@@ -92,7 +92,7 @@ pub struct Retire;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// Storage failed; nothing changed.
-    #[error("storage failed")]
+    #[error("storage failed: {0}")]
     Storage(#[source] StorageError),
     /// The limiter stopped before it answered.
     #[error("the source's rate limiter stopped before answering")]

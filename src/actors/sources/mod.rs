@@ -5,11 +5,12 @@
 //! - `directory.rs`: the directory and its messages; `directory/pause_watch.rs`: what the pause poll learns.
 //! - `limiter.rs`: the limiter and its messages; `limiter/steps.rs`: its ordered storage steps, retries and
 //!   broken-state stops.
-//! - `clock.rs`: the clock both read, a fake one in their tests.
+//! - `clock.rs`: the clock both read, a fake one in their tests; `retry.rs`: their storage retry policy.
 
 mod clock;
 mod directory;
 mod limiter;
+mod retry;
 
 pub use clock::ActorClock;
 pub use directory::{

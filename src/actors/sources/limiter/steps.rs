@@ -17,7 +17,7 @@
 //!
 //! **Retries.** A failed call that must not be lost (the load, a deferral, a claim, a pause reload) keeps its step
 //! in progress and is started again from a timer, after a capped exponential backoff with jitter
-//! ([`storage_backoff`]), which a success resets. A discard that fails is answered with the error (the operator
+//! (`retry.rs`), which a success resets. A discard that fails is answered with the error (the operator
 //! retries); an adoption that fails waits for the directory's next sweep.
 //!
 //! **Broken state.** An answer that does not match what was asked (a claim returning rows it was not asked for, a
@@ -30,33 +30,17 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, SpawnHandle, WrapFuture};
-use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use backon::ExponentialBackoff;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
 use super::{SourceError, SourceRateLimiter};
 use crate::actors::messages::EventSelection;
+use crate::actors::sources::retry::{next_delay, storage_backoff};
 use crate::domain::{Admission, Grant};
 use crate::storage::{HERALD_ACTOR, PauseKind, SourcePause, StorageError, StoredEvent};
-
-/// The first wait after a failed storage call.
-const STORAGE_RETRY_MIN: Duration = Duration::from_millis(100);
-/// The longest wait between two attempts.
-const STORAGE_RETRY_MAX: Duration = Duration::from_secs(5);
-
-/// The retry policy of the limiter's storage calls: capped exponential backoff with jitter (so the limiters of
-/// many sources do not retry in step), and no last attempt, since the writes it retries must not be lost.
-fn storage_backoff() -> ExponentialBackoff {
-    ExponentialBuilder::default()
-        .with_min_delay(STORAGE_RETRY_MIN)
-        .with_max_delay(STORAGE_RETRY_MAX)
-        .with_jitter()
-        .without_max_times()
-        .build()
-}
 
 /// One thing to do to the source, in arrival order.
 pub(super) enum Step {
@@ -396,7 +380,7 @@ impl SourceRateLimiter {
             timer: None,
         });
         retrying.attempts += 1;
-        let delay = retrying.backoff.next().unwrap_or(STORAGE_RETRY_MAX);
+        let delay = next_delay(&mut retrying.backoff);
         tracing::error!(source = %self.source, attempt = retrying.attempts, delay_ms = delay.as_millis() as u64, queued = self.queue.len(), error.message = %error, error.cause_chain = ?error, "Source rate limiter could not {what}; retrying.");
         self.current = Some(step);
         retrying.timer = Some(ctx.run_later(delay, |act, ctx| act.retry_now(ctx)));
