@@ -1,10 +1,10 @@
 //! The actor system (see `actors.md` at the top of the repository for the map of who sends what to whom).
 //!
-//! Start order: storage and queue first (plain handles), then the supervised [`IngressRouter`] on an arbiter (thread) of its own, then the supervised
-//! [`WsHub`] (subscribed to the router, with its Redis relay in redis mode), then the supervised
-//! [`SourceDirectory`] (subscribed to the router; it starts one supervised [`SourceRateLimiter`] per source on first
-//! sight, and those of sources with a durable backlog at once), then the queue consumers that feed the router, then
-//! HTTP, whose `/ws` route starts one [`WsSession`] per client.
+//! Start order: storage and queue first (plain handles), then the supervised [`IngressRouter`] on an arbiter
+//! (thread) of its own, then the supervised [`WsHub`] (subscribed to the router, with its Redis relay in redis
+//! mode), then the supervised [`SourceDirectory`] (subscribed to the router; it starts one supervised
+//! [`SourceRateLimiter`] per source on first sight, and those of sources with a durable backlog at once), then the
+//! queue consumers that feed the router, then HTTP, whose `/ws` route starts one [`WsSession`] per client.
 
 mod ingress_router;
 pub mod messages;
