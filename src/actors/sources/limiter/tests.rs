@@ -387,3 +387,55 @@ async fn a_claimed_event_that_does_not_parse_stops_the_limiter_which_restarts_fr
     limiter.send(Settle).await.unwrap();
     assert_eq!(sink.send(Collected).await.unwrap().0, [10]);
 }
+
+#[actix_rt::test]
+async fn a_deferral_cut_short_by_a_restart_is_written_before_the_reload() {
+    // Arrange: 2 per minute; a deferral fails because its table is gone.
+    let (_dir, storage) = Storage::scratch().await;
+    let sink = Sink::default().start();
+    let clock = FakeClock::new(0);
+    let limit = RateLimit::new(2, 60_000, 60_000).ok();
+    let limiter = start(
+        limit,
+        link(&storage, &sink, Duration::from_secs(600), &clock),
+    );
+    limiter.send(FlushDeferrals).await.unwrap();
+    execute(
+        &storage,
+        "ALTER TABLE source_deferrals RENAME TO source_deferrals_away",
+    )
+    .await;
+    let batch: Arc<[StoredEvent]> = (1..=5).map(stored).collect();
+    limiter
+        .send(AdmitEvents {
+            events: EventSelection::whole(batch),
+        })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !limiter.send(Progress).await.unwrap().0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deferral never failed"
+        );
+        tokio::task::yield_now().await;
+    }
+
+    // Act: the limiter restarts while the deferral waits for its retry; then storage comes back.
+    limiter.send(Crash).await.unwrap();
+    execute(
+        &storage,
+        "ALTER TABLE source_deferrals_away RENAME TO source_deferrals",
+    )
+    .await;
+    limiter.send(FlushDeferrals).await.unwrap();
+
+    // Assert: the deferral went first, and the reload after it found the backlog.
+    assert_eq!(limiter.send(Starts).await.unwrap(), 2, "one restart");
+    assert_eq!(
+        storage.sources().backlog(&source()).await.unwrap(),
+        [3, 4, 5]
+    );
+    assert_eq!(sink.send(Collected).await.unwrap().0, [1, 2]);
+    assert_eq!(limiter.send(DiscardDeferred).await.unwrap().unwrap(), 3);
+}
