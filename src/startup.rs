@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix::{Addr, Supervisor};
+use actix::Addr;
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -36,6 +36,8 @@ pub struct Application {
     port: u16,
     server: Server,
     router: Addr<IngressRouter>,
+    /// The router's own thread, stopped once ingest has drained.
+    router_arbiter: actix_rt::Arbiter,
     ws_hub: Addr<WsHub>,
     sources: Addr<SourceDirectory>,
     shutdown: watch::Sender<bool>,
@@ -122,9 +124,9 @@ impl Application {
         let router_storage = storage.clone();
         let max_payload_bytes = settings.max_payload_bytes;
         let router_metrics = metrics.clone();
-        let router = Supervisor::start(move |_| {
-            IngressRouter::new(router_storage, max_payload_bytes).with_metrics(router_metrics)
-        });
+        let (router, router_arbiter) = IngressRouter::launch(
+            IngressRouter::new(router_storage, max_payload_bytes).with_metrics(router_metrics),
+        );
         let relay = match (&settings.events_mode, &settings.redis_url) {
             (EventsMode::Redis, Some(url)) => Some(RelaySettings {
                 redis_url: url.clone(),
@@ -191,6 +193,7 @@ impl Application {
             port,
             server,
             router,
+            router_arbiter,
             ws_hub,
             sources,
             shutdown,
@@ -231,6 +234,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application {
             server,
+            router_arbiter,
             ws_hub,
             sources,
             shutdown,
@@ -271,6 +275,7 @@ impl Application {
         let lease_renewal = lease.as_ref().map(|l| l.keep_renewed());
         server.await.context("HTTP server failed.")?;
         let _ = signals.await;
+        router_arbiter.stop();
         if let Some(task) = lease_renewal {
             task.abort();
         }

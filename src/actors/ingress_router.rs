@@ -10,9 +10,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, ResponseActFuture,
-    Supervised, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Recipient,
+    ResponseActFuture, Supervised, Supervisor, WrapFuture,
 };
+use actix_rt::Arbiter;
 use chrono::Utc;
 use tokio::sync::oneshot;
 use tracing::Instrument;
@@ -80,6 +81,17 @@ impl IngressRouter {
         self
     }
 
+    /// Starts `router`, supervised, on an arbiter (thread) of its own, and answers its address and that arbiter
+    /// (stop it once ingest has drained). Its own thread keeps the group commit's bookkeeping and the answers to
+    /// the queue adapters off the main arbiter, where the source actors, the WebSocket hub and the consumer loops
+    /// run; validation already runs on the blocking pool and storage I/O is shared by every thread either way.
+    /// A restart happens on the same arbiter: the supervisor lives there too.
+    pub fn launch(router: IngressRouter) -> (Addr<IngressRouter>, Arbiter) {
+        let arbiter = Arbiter::new();
+        let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| router);
+        (addr, arbiter)
+    }
+
     /// Starts a write of everything queued (up to [`MAX_EVENTS_PER_WRITE`] events), unless one is in progress.
     fn write_next(&mut self, ctx: &mut Context<Self>) {
         if self.writing || self.queue.is_empty() {
@@ -121,6 +133,18 @@ impl IngressRouter {
                 .map(move |(result, elapsed), act, ctx| {
                     act.writing = false;
                     match result {
+                        Ok(persisted) if persisted.outcomes.len() != counts.iter().sum::<usize>() => {
+                            // Answering from outcomes that do not line up with the entries would tell an adapter
+                            // the wrong fate of an event. The batch may be committed: the senders retry, and
+                            // storage answers the retries as duplicates.
+                            tracing::error!(outcomes = persisted.outcomes.len(), entries = counts.iter().sum::<usize>(), "Storage answered a write with the wrong number of outcomes; the ingress router restarts.");
+                            for pending in group {
+                                let _ = pending.reply.send(Err(IngestError::Restarted));
+                            }
+                            act.notify_stored(persisted.stored);
+                            ctx.stop();
+                            return;
+                        }
                         Ok(persisted) => {
                             let mut written =
                                 persistence_counts(&persisted.outcomes, &dead_letter_on_conflict);
@@ -279,7 +303,7 @@ super::messages::stops_on_crash!(IngressRouter);
 mod tests {
     use super::*;
     use crate::actors::messages::Crash;
-    use actix::Supervisor;
+    use crate::ingest::IngressEntry;
 
     #[derive(Message)]
     #[rtype(result = "u32")]
@@ -294,20 +318,37 @@ mod tests {
 
     #[actix_rt::test]
     async fn the_supervisor_restarts_a_stopped_router_and_keeps_it_serving() {
+        // Arrange: the router on its own arbiter, as in production.
         let (_dir, storage) = Storage::scratch().await;
-        let router = Supervisor::start(move |_| IngressRouter::new(storage, 262_144));
+        let (router, arbiter) = IngressRouter::launch(IngressRouter::new(storage.clone(), 262_144));
+        let envelope = crate::domain::StoredEvent::sample(
+            serde_json::json!({"id": "r-1", "type": "test.event.happened", "source": "tests.router"}),
+            0,
+        )
+        .envelope;
+
+        // Act
         router.send(Crash).await.unwrap();
         router.send(Crash).await.unwrap();
+        let outcomes = router
+            .send(IngestBatch {
+                entries: vec![IngressEntry::Envelope(envelope)],
+            })
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Assert
         assert_eq!(
             router.send(Starts).await.unwrap(),
             3,
             "one start and two restarts"
         );
-        let outcomes = router
-            .send(IngestBatch { entries: vec![] })
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(outcomes.is_empty());
+        let [EntryOutcome::Stored(seq)] = outcomes[..] else {
+            panic!("the event was not stored: {outcomes:?}");
+        };
+        let stored = storage.events().find("r-1").await.unwrap();
+        assert_eq!(stored.map(|e| e.ingress_sequence), Some(seq));
+        arbiter.stop();
     }
 }

@@ -16,7 +16,7 @@
 //! - operator notices, sent to every session whatever its filters: `{"type": "source.paused", "data": {"source",
 //!   "kind": "manual" | "rate_limit", "reason", "actor", "pausedAt", "until"}, "emittedAt"}` when a pause starts
 //!   or changes, and `{"type": "source.resumed", "data": {"source", "ended": "resumed" | "expired"}, "emittedAt"}`
-//!   when it ends ([`source_paused_frame`], [`source_resumed_frame`]).
+//!   when it ends (built by the hub from a `SourceNotice`, in `ws_notice.rs`).
 //!
 //! Client frames (text, at most [`MAX_INBOUND_FRAME_BYTES`]; a larger one closes the session with 1009):
 //! - `ping` (bare, or the JSON string `"ping"`) or `{"type": "ping"}` → `{"type": "pong"}`;

@@ -17,7 +17,6 @@ use actix::{
     Actor, Addr, AsyncContext, Context, Handler, Message, Recipient, Supervised, Supervisor,
 };
 use anyhow::Context as _;
-use bytestring::ByteString;
 use chrono::Utc;
 use ulid::Ulid;
 
@@ -25,6 +24,7 @@ use super::ingress_router::SubscribeStored;
 use super::messages::EventsStored;
 use super::ws_feed::{FeedItem, LagBook, Offer, QueueGauge};
 use super::ws_frames::EventFrames;
+use super::ws_notice::SourceNotice;
 use super::ws_relay::{Relay, RelaySettings};
 use super::ws_session::{Deliver, GoingAway};
 use crate::domain::StoredEvent;
@@ -74,16 +74,6 @@ pub struct Disconnect {
 pub struct RelayedEvents {
     /// The events, in the order the other instance stored them.
     pub events: Vec<StoredEvent>,
-}
-
-/// An operator notice (`source.paused`, `source.resumed`), serialized once, for every session whatever its
-/// filters. A session whose mailbox is full misses it (notices are state changes that `GET /admin/sources` and
-/// `/admin/event-health` also show, not events that `since` could recover).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Notify {
-    /// The frame.
-    pub frame: ByteString,
 }
 
 /// Shutdown, first step: close every session with 1001 (going away) and refuse new ones. Answers how many
@@ -357,14 +347,18 @@ impl Handler<EventsStored> for WsHub {
     }
 }
 
-impl Handler<Notify> for WsHub {
+/// An operator notice ([`SourceNotice`]): serialized once (`source.paused`, `source.resumed`), for every session
+/// whatever its filters. A session whose mailbox is full misses it (notices are state changes that
+/// `GET /admin/sources` and `/admin/event-health` also show, not events that `since` could recover).
+impl Handler<SourceNotice> for WsHub {
     type Result = ();
 
-    fn handle(&mut self, msg: Notify, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: SourceNotice, _ctx: &mut Self::Context) {
+        let frame = msg.frame(Utc::now());
         for (id, entry) in &self.sessions {
             let sent = entry.deliver.try_send(Deliver {
                 generation: entry.generation,
-                item: FeedItem::Notice(msg.frame.clone()),
+                item: FeedItem::Notice(frame.clone()),
             });
             if sent.is_err() {
                 tracing::debug!(session_id = %id, "A WebSocket session's mailbox is full; it misses a notice.");

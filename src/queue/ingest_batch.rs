@@ -29,7 +29,8 @@ pub enum IngestError {
     /// The validation task died (a bug: validation never panics by design).
     #[error("validation failed unexpectedly: {0}")]
     Validation(#[source] tokio::task::JoinError),
-    /// The router restarted before the batch was written; nothing of it was stored.
+    /// The router restarted before the batch's outcome was known: nothing of it was stored, or (when storage
+    /// answered a write it could not interpret) it was and a retry is answered as duplicates.
     #[error("the ingress router restarted before the batch was written")]
     Restarted,
 }

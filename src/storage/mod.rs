@@ -41,9 +41,9 @@ pub enum StorageError {
         table: &'static str,
         /// The row's key (an event id, a source name, a control id).
         key: String,
-        /// What no longer parses.
+        /// What no longer parses (boxed: a rare error should not make every `Result` of storage larger).
         #[source]
-        cause: CorruptColumn,
+        cause: Box<CorruptColumn>,
     },
 }
 

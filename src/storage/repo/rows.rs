@@ -25,7 +25,7 @@ fn invalid(
     move |cause| StorageError::Corrupt {
         table,
         key: key.to_owned(),
-        cause: CorruptColumn::Invalid { column, cause },
+        cause: Box::new(CorruptColumn::Invalid { column, cause }),
     }
 }
 
@@ -38,7 +38,7 @@ fn unknown(
     move |cause| StorageError::Corrupt {
         table,
         key: key.to_owned(),
-        cause: CorruptColumn::Unknown { column, cause },
+        cause: Box::new(CorruptColumn::Unknown { column, cause }),
     }
 }
 

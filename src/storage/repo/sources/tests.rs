@@ -211,7 +211,7 @@ async fn a_stored_pause_that_no_longer_reads_is_a_corrupt_row_that_keeps_its_cau
         panic!("a corrupt row, got {e:?}");
     };
     assert_eq!((*table, key.as_str()), ("source_pauses", "a"));
-    let CorruptColumn::Unknown { column, cause } = cause else {
+    let CorruptColumn::Unknown { column, cause } = &**cause else {
         panic!("an unknown spelling, got {cause:?}");
     };
     assert_eq!((*column, cause.value.as_str()), ("kind", "sleepy"));

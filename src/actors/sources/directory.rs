@@ -21,13 +21,20 @@
 //! adopt rows a stopped instance left behind.
 //!
 //! **Restart.** The supervisor re-uses the same value: `restarting()` keeps the limiters (they are supervised on
-//! their own) and the release counts, and drops the pending counters of the write that was cut short only if
-//! none; `started()` starts the limiters of every source with a durable backlog, so a restart of the process
-//! releases deferred events without waiting for new ones.
+//! their own) and the release counts, and loses the counters of the write that was cut short (metrics, never
+//! events); `started()` starts the limiters of every source with a durable backlog, so a restart of the process
+//! releases deferred events without waiting for new ones. The directory holds no state read from storage that
+//! it keeps relying on (the pause poll and the backlog sweep read afresh each time), so nothing it reads can leave
+//! it broken; it stops only when told (tests) and its storage failures are retried by the next poll or sweep.
+
+mod pause_watch;
+mod stats;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Recipient,
@@ -35,19 +42,21 @@ use actix::{
 };
 use chrono::Utc;
 
-use super::ingress_router::SubscribeStored;
-use super::messages::{EventSelection, EventsReleased, EventsStored};
-use super::source_rate_limiter::{
+use super::clock::ActorClock;
+use super::limiter::{
     AdmitEvents, AdoptBacklog, DiscardDeferred, FlushDeferrals, LimiterLink, ReloadPause, Retire,
     SourceError, SourceRateLimiter,
 };
-use super::ws_frames::{source_paused_frame, source_resumed_frame};
-use super::ws_hub::Notify;
+use super::retry::storage_backoff;
+use crate::actors::ingress_router::SubscribeStored;
+use crate::actors::messages::{EventSelection, EventsReleased, EventsStored};
+use crate::actors::ws_notice::SourceNotice;
 use crate::config::rate_limits::RateLimits;
 use crate::domain::SourceName;
 use crate::domain::{SourcePause, StatsDelta};
 use crate::redis::RedisWindow;
-use crate::storage::Storage;
+use crate::redis::retry::Backoff;
+use crate::storage::{Storage, StorageError};
 
 /// How often each instance reads `source_pauses` in redis mode (SPEC §13: a pause holds on all within 1 s).
 pub const PAUSE_POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -154,17 +163,21 @@ pub struct SourceDirectory {
     /// Counters waiting for the next write.
     pending: HashMap<SourceName, StatsDelta>,
     writing: bool,
-    /// When the last counter write started, to pace them ([`STATS_WRITE_INTERVAL`]).
-    last_write: Option<Instant>,
+    /// When the last counter write started, on `clock`, to pace them ([`STATS_WRITE_INTERVAL`]).
+    last_write_ms: Option<u64>,
     /// A paced write waits for its timer.
     write_scheduled: bool,
     /// The pauses in force at the last poll, to tell which changed; `None` before the first.
     known_pauses: Option<HashMap<SourceName, SourcePause>>,
+    /// Set while listing the durable backlogs fails; a success resets it.
+    adopt_retry: Option<Backoff>,
     /// Where pause notices go (the WebSocket hub).
-    notices: Option<Recipient<Notify>>,
+    notices: Option<Recipient<SourceNotice>>,
     polling: bool,
     starts: u32,
     metrics: crate::metrics::Metrics,
+    /// The clock of the counter pacing, handed to every limiter.
+    clock: ActorClock,
 }
 
 impl SourceDirectory {
@@ -186,13 +199,15 @@ impl SourceDirectory {
             released: HashMap::new(),
             pending: HashMap::new(),
             writing: false,
-            last_write: None,
+            last_write_ms: None,
             write_scheduled: false,
             known_pauses: None,
+            adopt_retry: None,
             notices: None,
             polling: false,
             starts: 0,
             metrics: crate::metrics::Metrics::detached(),
+            clock: ActorClock::system(),
         }
     }
 
@@ -202,9 +217,17 @@ impl SourceDirectory {
         self
     }
 
-    /// Sends `source.paused` and `source.resumed` notices to `hub` (the WebSocket sessions).
-    pub fn with_notices(mut self, hub: Recipient<Notify>) -> SourceDirectory {
+    /// Sends a [`SourceNotice`] to `hub` (which turns it into a `source.paused` or `source.resumed` frame for the
+    /// WebSocket sessions) for every pause that starts, changes or ends.
+    pub fn with_notices(mut self, hub: Recipient<SourceNotice>) -> SourceDirectory {
         self.notices = Some(hub);
+        self
+    }
+
+    /// Reads time from `clock` instead of the real one, for itself and every limiter it starts (tests move a
+    /// [`FakeClock`](crate::domain::FakeClock) instead of sleeping).
+    pub fn with_clock(mut self, clock: ActorClock) -> SourceDirectory {
+        self.clock = clock;
         self
     }
 
@@ -247,6 +270,7 @@ impl SourceDirectory {
                     idle_to: ctx.address().recipient(),
                     idle_after: self.idle_after,
                     metrics: self.metrics.clone(),
+                    clock: self.clock.clone(),
                 };
                 let limit = self.rate_limits.for_source(source);
                 let name = source.clone();
@@ -267,85 +291,47 @@ impl SourceDirectory {
         entry.addr.do_send(msg);
     }
 
-    /// Writes the pending counters, unless a write is in progress or the last one started less than
-    /// [`STATS_WRITE_INTERVAL`] ago (then they go with the next one).
-    fn flush_stats(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.write_scheduled || self.pending.is_empty() {
-            return;
-        }
-        if let Some(wait) = self
-            .last_write
-            .and_then(|at| STATS_WRITE_INTERVAL.checked_sub(at.elapsed()))
-            .filter(|wait| !wait.is_zero())
-        {
-            self.write_scheduled = true;
-            ctx.run_later(wait, |act, ctx| {
-                act.write_scheduled = false;
-                act.flush_stats(ctx);
-            });
-            return;
-        }
-        self.writing = true;
-        self.last_write = Some(Instant::now());
-        let deltas: Vec<StatsDelta> = self.pending.drain().map(|(_, d)| d).collect();
-        let storage = self.storage.clone();
-        ctx.spawn(
-            async move {
-                let result = storage.sources().add_stats(deltas.clone()).await;
-                (result, deltas)
-            }
-            .into_actor(self)
-            .map(|(result, deltas), act, ctx| {
-                act.writing = false;
-                match result {
-                    Ok(()) => act.flush_stats(ctx),
-                    Err(e) => {
-                        tracing::warn!(error.message = %e, "Could not write source counters; retrying.");
-                        for delta in deltas {
-                            act.add_pending(delta);
-                        }
-                        ctx.run_later(STATS_RETRY, |act, ctx| act.flush_stats(ctx));
-                    }
-                }
-            }),
-        );
-    }
-
-    fn add_pending(&mut self, delta: StatsDelta) {
-        match self.pending.get_mut(&delta.source) {
-            Some(pending) => pending.counters.merge(delta.counters),
-            None => {
-                self.pending.insert(delta.source.clone(), delta);
-            }
-        }
-    }
-
     /// Starts the limiters of every source with a durable backlog (after a restart), or tells live ones to adopt
     /// rows other instances left. At start-up it holds the mailbox until done, so that limiters restore their
     /// backlogs before the first new events arrive.
     fn adopt_backlogs(&mut self, ctx: &mut Context<Self>, hold_mailbox: bool) {
         let storage = self.storage.clone();
-        let adopt =
-            async move { storage.sources().backlogs().await }
-                .into_actor(self)
-                .map(|sources, act, ctx| match sources {
-                    Ok(sources) => {
-                        for (source, durable) in sources {
-                            if act.limiters.contains_key(&source) {
-                                act.tell(&source, ctx, AdoptBacklog { durable });
-                            } else {
-                                act.entry(&source, ctx);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error.message = %e, "Could not list deferred backlogs; the next sweep tries again.");
-                    }
-                });
+        let adopt = async move { storage.sources().backlogs().await }
+            .into_actor(self)
+            .map(|sources, act, ctx| act.backlogs_listed(ctx, sources));
         if hold_mailbox {
             ctx.wait(adopt);
         } else {
             ctx.spawn(adopt);
+        }
+    }
+
+    fn backlogs_listed(
+        &mut self,
+        ctx: &mut Context<Self>,
+        sources: Result<Vec<(SourceName, u64)>, StorageError>,
+    ) {
+        match sources {
+            Ok(sources) => {
+                self.adopt_retry = None;
+                for (source, durable) in sources {
+                    if self.limiters.contains_key(&source) {
+                        self.tell(&source, ctx, AdoptBacklog { durable });
+                    } else {
+                        self.entry(&source, ctx);
+                    }
+                }
+            }
+            Err(e) => {
+                // The redis-mode sweep would try again anyway; a timer does, in any mode, so the backlogs of a
+                // restarted process never wait for their sources' next event.
+                let delay = self
+                    .adopt_retry
+                    .get_or_insert_with(storage_backoff)
+                    .next_delay();
+                tracing::error!(error.message = %e, error.cause_chain = ?e, delay_ms = delay.as_millis() as u64, "Could not list deferred backlogs; trying again.");
+                ctx.run_later(delay, |act, ctx| act.adopt_backlogs(ctx, false));
+            }
         }
     }
 
@@ -371,39 +357,22 @@ impl SourceDirectory {
                         }
                     };
                     let now = Utc::now();
-                    let active: HashMap<SourceName, SourcePause> = pauses
-                        .into_iter()
-                        .filter(|p| p.is_active(now))
-                        .map(|p| (p.source.clone(), p))
-                        .collect();
+                    let active = pause_watch::in_force(pauses, now);
                     let Some(known) = act.known_pauses.take() else {
                         act.known_pauses = Some(active);
                         return;
                     };
-                    let mut changed = Vec::new();
-                    let mut frames = Vec::new();
-                    for (source, pause) in &active {
-                        if known.get(source) != Some(pause) {
-                            changed.push(source.clone());
-                            frames.push(source_paused_frame(pause, now));
-                        }
-                    }
-                    for (source, pause) in &known {
-                        if !active.contains_key(source) {
-                            changed.push(source.clone());
-                            let expired = pause.until.is_some_and(|until| until <= now);
-                            frames.push(source_resumed_frame(source, expired, now));
-                        }
-                    }
+                    let changes = pause_watch::changes(&known, &active, now);
                     act.known_pauses = Some(active);
-                    for source in changed {
+                    for source in changes.sources {
                         if act.limiters.contains_key(&source) {
                             act.tell(&source, ctx, ReloadPause);
                         }
                     }
+                    // After the reloads: a client that sees the notice and publishes finds the limiter paused.
                     if let Some(notices) = &act.notices {
-                        for frame in frames {
-                            notices.do_send(Notify { frame });
+                        for notice in changes.notices {
+                            notices.do_send(notice);
                         }
                     }
                 }),
@@ -577,134 +546,4 @@ impl Handler<DrainSources> for SourceDirectory {
 }
 
 #[cfg(test)]
-super::messages::stops_on_crash!(SourceDirectory);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::actors::messages::Crash;
-    use crate::domain::StoredEvent;
-
-    #[derive(Message)]
-    #[rtype(result = "(u32, usize)")]
-    struct Starts;
-
-    impl Handler<Starts> for SourceDirectory {
-        type Result = actix::MessageResult<Starts>;
-        fn handle(&mut self, _msg: Starts, _ctx: &mut Self::Context) -> Self::Result {
-            actix::MessageResult((self.starts, self.limiters.len()))
-        }
-    }
-
-    #[actix_rt::test]
-    async fn the_supervisor_restarts_a_stopped_directory_which_keeps_its_limiters_and_adopts_backlogs()
-     {
-        // Arrange: a durable backlog left by an earlier run.
-        let (_dir, storage) = Storage::scratch().await;
-        let left = SourceName::parse("left.behind".into()).unwrap();
-        let events = ["e-1", "e-2"]
-            .into_iter()
-            .map(|id| {
-                let event = StoredEvent::sample(
-                    serde_json::json!({"id": id, "type": "test.event.happened", "source": "left.behind"}),
-                    0,
-                );
-                crate::domain::NewEvent::new(event.envelope, event.severity, Utc::now(), None, None)
-            })
-            .collect();
-        let stored = storage
-            .events()
-            .persist_batch(events, vec![])
-            .await
-            .unwrap();
-        let seqs: Vec<i64> = stored.stored.iter().map(|e| e.ingress_sequence).collect();
-        storage.sources().defer(&left, &seqs, None).await.unwrap();
-        let directory = Supervisor::start({
-            let storage = storage.clone();
-            move |_| SourceDirectory::new(storage, Arc::new(RateLimits::default()), None, None)
-        });
-
-        // Act
-        directory.send(Crash).await.unwrap();
-        directory.send(Crash).await.unwrap();
-        directory.send(DrainSources).await.unwrap();
-
-        // Assert
-        let (starts, limiters) = directory.send(Starts).await.unwrap();
-        assert_eq!(starts, 3, "one start and two restarts");
-        assert_eq!(limiters, 1, "the backlogged source got its limiter, once");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let counts = directory
-                .send(ReleasedCounts {
-                    sources: vec![left.clone()],
-                })
-                .await
-                .unwrap();
-            if counts.get(&left) == Some(&2) {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the backlog was not released: {counts:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    #[actix_rt::test]
-    async fn an_idle_limiter_retires_and_the_next_event_of_its_source_starts_a_fresh_one() {
-        // Arrange
-        let (_dir, storage) = Storage::scratch().await;
-        let directory = Supervisor::start(move |_| {
-            SourceDirectory::new(storage, Arc::new(RateLimits::default()), None, None)
-                .with_idle_after(Duration::from_millis(50))
-        });
-        let quiet = SourceName::parse("quiet.api".into()).unwrap();
-        let stored = |seq: i64| {
-            StoredEvent::sample(
-                serde_json::json!({"id": format!("q-{seq}"), "type": "test.event.happened", "source": "quiet.api"}),
-                seq,
-            )
-        };
-        let until = |what: &'static str, want: (u64, usize)| {
-            let directory = directory.clone();
-            let quiet = quiet.clone();
-            async move {
-                let deadline = std::time::Instant::now() + Duration::from_secs(10);
-                loop {
-                    let released = directory
-                        .send(ReleasedCounts {
-                            sources: vec![quiet.clone()],
-                        })
-                        .await
-                        .unwrap()
-                        .get(&quiet)
-                        .copied()
-                        .unwrap_or(0);
-                    let (_, limiters) = directory.send(Starts).await.unwrap();
-                    if (released, limiters) == want {
-                        return;
-                    }
-                    assert!(
-                        std::time::Instant::now() < deadline,
-                        "{what}: {:?}",
-                        (released, limiters)
-                    );
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-        };
-
-        // Act and assert: the first event starts a limiter, which retires once idle...
-        directory.do_send(EventsStored {
-            events: Arc::from(vec![stored(1)]),
-        });
-        until("the first release, then retirement", (1, 0)).await;
-        // ... and the next event starts a fresh one.
-        directory.do_send(EventsStored {
-            events: Arc::from(vec![stored(2)]),
-        });
-        until("the second release by a fresh limiter", (2, 1)).await;
-    }
-}
+crate::actors::messages::stops_on_crash!(SourceDirectory);
