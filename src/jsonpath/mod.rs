@@ -50,7 +50,8 @@
 //!
 //! - `dialect.rs`: the text-level rules above.
 //! - `ast.rs`: Herald's syntax tree, read from the crate's.
-//! - `eval.rs`: the evaluator (PostgreSQL's semantics, numbers as doubles, the budget).
+//! - `eval.rs`: the evaluator (PostgreSQL's semantics, the budget).
+//! - `items.rs`: comparisons, numbers as doubles, `jsonb` key order.
 //!
 //! `sql-json-path` turns on `serde_json`'s `arbitrary_precision` feature, and Cargo unifies features, so every
 //! `serde_json::Number` in Herald keeps its text as written (`1e2` stays `1e2`, not `100.0`).
@@ -58,6 +59,7 @@
 mod ast;
 mod dialect;
 mod eval;
+mod items;
 
 #[cfg(test)]
 mod tests;
