@@ -360,7 +360,9 @@ impl EventsRepo<'_> {
     ) -> Result<EventCounts, StorageError> {
         let backend = self.read().get_database_backend();
         let epoch_seconds = match backend {
-            DbBackend::Postgres => "EXTRACT(EPOCH FROM occurred_at)::bigint",
+            // The epoch has a fractional part (milliseconds); a cast to bigint would round 10:59:59.999 up into the
+            // next bucket, so floor it first, as SQLite's `unixepoch` does.
+            DbBackend::Postgres => "FLOOR(EXTRACT(EPOCH FROM occurred_at))::bigint",
             _ => "CAST(unixepoch(occurred_at) AS INTEGER)",
         };
         let range = |c: &mut Conditions| {
