@@ -366,3 +366,24 @@ proptest! {
         prop_assert!(compared.matches(&payload));
     }
 }
+
+#[test]
+fn the_longest_chains_and_deepest_payloads_evaluate_without_exhausting_the_stack() {
+    // The longest member chain the length limit allows, over a payload nested as deep as serde_json parses.
+    let depth = 127;
+    let mut payload = json!(1);
+    for _ in 0..depth {
+        payload = json!({ "a": payload });
+    }
+    let chain = format!("${} == 1", ".a".repeat(depth));
+    assert!(path(&chain).matches(&payload));
+    let longest = format!("${}", ".a".repeat((MAX_PATH_CHARS - 1) / 2));
+    assert!(!path(&longest).matches(&payload));
+    assert!(path("$.** ? (@ == 1)").matches(&payload));
+    assert!(path("$.**.a.** == 1").matches(&payload));
+    // Nested descendants multiply: every chain of four ancestors is visited, far past the budget.
+    assert_eq!(
+        path("$.**.**.**.** ? (@ == -1)").evaluate(&payload),
+        Evaluation::OverBudget
+    );
+}
