@@ -122,15 +122,6 @@ pub(super) fn check(text: &str) -> Result<(), JsonPathError> {
                     }
                 }
             }
-            Token::Punct('*')
-                if previous == Some(&Token::Punct('.')) && next == Some(&Token::Punct('*')) =>
-            {
-                return Err(JsonPathError::unsupported(
-                    ".**",
-                    "sql-json-path's `.**` descends through objects only, PostgreSQL's through arrays too; \
-                     use explicit accessors and `[*]`",
-                ));
-            }
             Token::Str(_) | Token::Punct(_) => {}
         }
     }

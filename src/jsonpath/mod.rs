@@ -3,9 +3,15 @@
 //! Herald parses every path itself ([`JsonPath::parse`]) before using it, on PostgreSQL too, so a path either
 //! works on both databases or is the same 400 `invalid_json_path` on both. On PostgreSQL the database evaluates it
 //! ([`JsonPath::postgres_condition`]: `@@` for a predicate, `@?` for a path expression, the path always a bound
-//! parameter). Elsewhere (SQLite queries, live WebSocket filters, trigger predicates) Herald evaluates it with the
-//! `sql-json-path` crate ([`JsonPath::matches`]). `tests/api/jsonpath_parity.rs` runs a table of expressions over a
-//! set of payloads on both and requires identical answers.
+//! parameter). Elsewhere (SQLite queries, live WebSocket filters, trigger predicates) Herald evaluates it itself
+//! ([`JsonPath::matches`]), following PostgreSQL's executor step by step, lax mode included (`eval.rs`).
+//! `tests/api/jsonpath_parity.rs` runs a table of expressions over a set of payloads on both and requires
+//! identical answers.
+//!
+//! The `sql-json-path` crate parses the text; Herald reads the crate's syntax tree into its own (`ast.rs`) and
+//! evaluates that, because the crate's evaluator reads lax mode differently from PostgreSQL: it does not unwrap
+//! arrays met by a comparison (`$.version > 10` misses `{"version": [5, 12]}`), stops a lax comparison at the first
+//! incomparable pair, and its `.**` descends through object members only.
 //!
 //! # What is refused, and why
 //! `sql-json-path` accepts more than PostgreSQL 15 does or reads some things differently, so Herald refuses
@@ -13,9 +19,6 @@
 //! - item methods other than `.type()`, `.size()`, `.double()`, `.ceiling()`, `.floor()`, `.abs()`,
 //!   `.keyvalue()`: the string, conversion and datetime methods are missing from PostgreSQL 15/16 or depend on
 //!   the session time zone;
-//! - `.**` (any descendant): `sql-json-path` 0.2 descends through object members only, PostgreSQL through array
-//!   elements too, so `$.** ? (@ == 7)` would miss `{"items": [{"qty": 7}]}` in Herald alone. SPEC §9 lists `$.**`;
-//!   it can come back once the crate (or a patched copy) descends into arrays;
 //! - variables (`$name`): Herald passes none, and PostgreSQL fails the whole query on a missing variable;
 //! - `nan`, `inf`, `infinity` (the crate reads them as numbers, PostgreSQL as a syntax error) and integral literals
 //!   beyond ±2^53 (the crate stores them as saturating `i64`s);
@@ -33,38 +36,40 @@
 //! - Numbers: Herald compares and computes in double precision (SPEC §9), PostgreSQL in `numeric`. They differ only
 //!   where doubles round: `$.a / 3 * 3 == 1` is true here, false on PostgreSQL. Payload numbers beyond the double
 //!   range are clamped to ±`f64::MAX`; an arithmetic overflow to infinity is an evaluation error (no match).
-//! - `[last]` applied to a non-array in lax mode (`$.scalar[last]`): PostgreSQL wraps the scalar and selects it;
-//!   `sql-json-path` 0.2 panics there. Herald catches that and the event does not match.
 //! - `.keyvalue()`'s `id` field is numbered differently (PostgreSQL derives it from storage offsets).
 //! - `like_regex` with flag `i` uses Rust's Unicode simple case folding; PostgreSQL's follows the database locale
 //!   and differs for a few characters (titlecase digraphs such as `ǅ`).
 //!
 //! # Evaluation budget
 //! A path is bounded before evaluation by its length and nesting (which also bound parsing time), and during
-//! evaluation by [`EVALUATION_BUDGET_STEPS`]: every step the evaluator takes through the payload (reading a value,
-//! listing an array or object, copying a node) is counted, and a path that runs past the budget (nested filters
-//! and cross-products over large arrays) stops early and is reported as
+//! evaluation by [`EVALUATION_BUDGET_STEPS`]: every step the evaluator takes through the payload (applying an
+//! accessor, listing an array or object, comparing a pair, copying a node) is counted, and a path that runs past
+//! the budget (nested filters and cross-products over large arrays) stops and is reported as
 //! [`Evaluation::OverBudget`], which does not match. PostgreSQL's equivalent is the statement timeout
 //! (`HERALD_QUERY_TIMEOUT_MS`). The payload itself is bounded by `HERALD_MAX_PAYLOAD_BYTES`.
 //!
 //! - `dialect.rs`: the text-level rules above.
-//! - `metered.rs`: the JSON model handed to `sql-json-path` (budget, numbers as doubles).
+//! - `ast.rs`: Herald's syntax tree, read from the crate's.
+//! - `eval.rs`: the evaluator (PostgreSQL's semantics, the budget).
+//! - `items.rs`: comparisons, numbers as doubles, `jsonb` key order.
 //!
 //! `sql-json-path` turns on `serde_json`'s `arbitrary_precision` feature, and Cargo unifies features, so every
 //! `serde_json::Number` in Herald keeps its text as written (`1e2` stays `1e2`, not `100.0`).
 
+mod ast;
 mod dialect;
-mod metered;
+mod eval;
+mod items;
 
 #[cfg(test)]
 mod tests;
 
-use std::cell::Cell;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::Once;
 
 use serde_json::Value;
+
+use self::ast::{Body, Path};
+use self::eval::{Evaluator, Fault, Truth};
 
 use crate::domain::{ErrorCode, ValidationError};
 
@@ -91,7 +96,8 @@ pub enum JsonPathError {
          {MAX_NESTING}"
     )]
     TooDeep,
-    /// The text does not parse (`sql-json-path`'s message, with its position).
+    /// The text does not parse (`sql-json-path`'s message, with its position), or a `like_regex` pattern does not
+    /// compile.
     #[error("the SQL/JSON path does not parse: {0}")]
     Syntax(String),
     /// The text parses, but uses a construct Herald refuses so that both databases agree (module docs).
@@ -145,8 +151,7 @@ pub enum Evaluation {
 #[derive(Clone)]
 pub struct JsonPath {
     text: String,
-    compiled: sql_json_path::JsonPath,
-    predicate: bool,
+    tree: Path,
 }
 
 impl JsonPath {
@@ -158,18 +163,11 @@ impl JsonPath {
     /// parse, has a `like_regex` pattern Rust's `regex` rejects, or uses a construct Herald refuses.
     pub fn parse(text: &str) -> Result<JsonPath, JsonPathError> {
         dialect::check(text)?;
-        let compiled = sql_json_path::JsonPath::new(text)
+        let parsed = sql_json_path::JsonPath::new(text)
             .map_err(|error| JsonPathError::Syntax(error.to_string()))?;
-        // The syntax tree is private to the crate; its derived `Debug` is the one place that says whether the
-        // top level is a predicate (`expr: Pred(..)`) or a path expression (`expr: Expr(..)`). The unit tests pin
-        // this down, so a crate upgrade that changes it fails loudly.
-        let tree = format!("{compiled:?}");
-        let predicate = tree.starts_with("JsonPath { mode: Lax, expr: Pred(")
-            || tree.starts_with("JsonPath { mode: Strict, expr: Pred(");
         Ok(JsonPath {
             text: text.to_owned(),
-            compiled,
-            predicate,
+            tree: Path::from_parsed(&parsed)?,
         })
     }
 
@@ -184,7 +182,7 @@ impl JsonPath {
     /// The distinction matters: tested for existence, a predicate always "exists" (its `false` is an item), which
     /// is why PostgreSQL gets `@@` for one and `@?` for the other.
     pub fn is_predicate(&self) -> bool {
-        self.predicate
+        matches!(self.tree.body, Body::Pred(_))
     }
 
     /// Whether `value` matches (SPEC §6.1): a predicate is true, or a path expression selects at least one item.
@@ -193,30 +191,19 @@ impl JsonPath {
         self.evaluate(value) == Evaluation::Matched
     }
 
-    /// Evaluates the path against `value` within [`EVALUATION_BUDGET_STEPS`].
+    /// Evaluates the path against `value` within [`EVALUATION_BUDGET_STEPS`], as PostgreSQL's `@@` (a predicate)
+    /// or `@?` (a path expression) would.
     pub fn evaluate(&self, value: &Value) -> Evaluation {
-        let node = metered::Node::payload(value);
-        let (outcome, over_budget) = metered::with_budget(EVALUATION_BUDGET_STEPS, || {
-            quietly_catching_panics(|| {
-                if self.predicate {
-                    // A predicate yields exactly one item: true, false, or null for unknown.
-                    self.compiled.query(node).map(|items| {
-                        items
-                            .first()
-                            .is_some_and(|item| matches!(item.as_ref().value(), Value::Bool(true)))
-                    })
-                } else {
-                    self.compiled.exists(node)
-                }
-            })
-        });
-        if over_budget {
-            return Evaluation::OverBudget;
-        }
+        let mut evaluator = Evaluator::new(&self.tree, value, EVALUATION_BUDGET_STEPS);
+        let outcome = match &self.tree.body {
+            Body::Pred(pred) => evaluator.pred(pred).map(|truth| truth == Truth::True),
+            Body::Expr(expr) => evaluator.exists(expr),
+        };
         match outcome {
-            Some(Ok(true)) => Evaluation::Matched,
-            Some(Ok(false)) => Evaluation::NotMatched,
-            Some(Err(_)) | None => Evaluation::Failed,
+            Ok(true) => Evaluation::Matched,
+            Ok(false) => Evaluation::NotMatched,
+            Err(Fault::Error) => Evaluation::Failed,
+            Err(Fault::OverBudget) => Evaluation::OverBudget,
         }
     }
 
@@ -227,7 +214,7 @@ impl JsonPath {
     /// `column` is spliced as written, so it must be an identifier from Herald's code (`payload`,
     /// `workflow_events.payload`), never input.
     pub fn postgres_condition(&self, column: &str, param_index: usize) -> String {
-        let operator = if self.predicate { "@@" } else { "@?" };
+        let operator = if self.is_predicate() { "@@" } else { "@?" };
         format!("{column} {operator} ${param_index}::jsonpath")
     }
 }
@@ -257,30 +244,3 @@ impl PartialEq for JsonPath {
 }
 
 impl Eq for JsonPath {}
-
-thread_local! {
-    /// Set while this thread runs third-party evaluation code whose panics Herald catches.
-    static CATCHING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f`, turning a panic into `None`.
-///
-/// `sql-json-path` 0.2 has a few `unwrap`s reachable from valid input (module docs: `[last]` on a scalar, an
-/// arithmetic overflow). A panic there is an evaluation error for one event, not a reason to take down a worker,
-/// and not worth a backtrace on stderr per event: a panic hook, installed once and delegating to the previous
-/// hook for every other panic, stays silent while this thread is inside `f`.
-fn quietly_catching_panics<R>(f: impl FnOnce() -> R) -> Option<R> {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !CATCHING.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-    let was = CATCHING.with(|catching| catching.replace(true));
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    CATCHING.with(|catching| catching.set(was));
-    result.ok()
-}

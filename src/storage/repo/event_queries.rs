@@ -11,9 +11,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{
+    Asterisk, BinOper, Condition, Expr, ExprTrait, Func, Query, SelectStatement,
+};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, Statement,
-    TransactionTrait, Value as SqlValue,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    Order, QueryFilter, QueryOrder, QuerySelect, Select, Statement, TransactionTrait,
 };
 
 use super::events::EventsRepo;
@@ -47,26 +50,18 @@ enum Position {
 }
 
 impl Position {
-    /// The `SELECT` for `rows` rows from this position, with `c`'s conditions.
-    fn select(self, c: &mut Conditions, rows: u64) -> String {
-        let order = match self {
-            Position::Before(None) => "DESC",
-            Position::Before(Some(before)) => {
-                let p = c.bind(before);
-                c.push(format!("ingress_sequence < {p}"));
-                "DESC"
-            }
-            Position::After(after) => {
-                let p = c.bind(after);
-                c.push(format!("ingress_sequence > {p}"));
-                "ASC"
-            }
+    /// The events for `rows` rows from this position that also meet `conditions`.
+    fn select(self, conditions: Condition, rows: u64) -> Select<events::Entity> {
+        let sequence = events::Column::IngressSequence;
+        let (conditions, order) = match self {
+            Position::Before(None) => (conditions, Order::Desc),
+            Position::Before(Some(before)) => (conditions.add(sequence.lt(before)), Order::Desc),
+            Position::After(after) => (conditions.add(sequence.gt(after)), Order::Asc),
         };
-        let l = c.bind(rows as i64);
-        format!(
-            "SELECT * FROM workflow_events{} ORDER BY ingress_sequence {order} LIMIT {l}",
-            c.where_clause()
-        )
+        events::Entity::find()
+            .filter(conditions)
+            .order_by(sequence, order)
+            .limit(rows)
     }
 
     /// The position just past the row with sequence `last`.
@@ -78,96 +73,80 @@ impl Position {
     }
 }
 
-/// A `WHERE` clause under construction, with placeholders in the backend's style.
-struct Conditions {
-    backend: DbBackend,
-    sql: Vec<String>,
-    values: Vec<SqlValue>,
+/// The conditions of `query` that `backend` can evaluate, every value a bound parameter.
+///
+/// PostgreSQL gets all of them; SQLite gets patterns narrowed to their literal prefix and no path, which Herald
+/// then checks row by row.
+fn conditions(backend: DbBackend, query: &EventQuery) -> Condition {
+    let f = &query.filter;
+    let mut all = Condition::all()
+        .add_option(
+            f.event_type
+                .as_ref()
+                .and_then(|t| name(backend, events::Column::EventType, t)),
+        )
+        .add_option(
+            f.source
+                .as_ref()
+                .and_then(|s| name(backend, events::Column::Source, s)),
+        )
+        .add_option(
+            f.correlation_id
+                .as_ref()
+                .map(|c| events::Column::CorrelationId.eq(c.as_str())),
+        )
+        .add_option(
+            query
+                .from
+                .map(|from| events::Column::OccurredAt.gte(truncate_to_millis(from))),
+        )
+        .add_option(
+            query
+                .to
+                .map(|to| events::Column::OccurredAt.lte(truncate_to_millis(to))),
+        );
+    if !f.severities.is_empty() {
+        all = all.add(events::Column::Severity.is_in(f.severities.iter().map(|s| s.as_str())));
+    }
+    if let Some(path) = &f.json_path
+        && backend == DbBackend::Postgres
+    {
+        // The path is the custom expression's own first parameter; sea-query numbers it in the statement.
+        all = all.add(Expr::cust_with_values(
+            path.postgres_condition("payload", 1),
+            [path.as_str().to_owned()],
+        ));
+    }
+    all
 }
 
-impl Conditions {
-    fn new(backend: DbBackend) -> Conditions {
-        Conditions {
-            backend,
-            sql: Vec::new(),
-            values: Vec::new(),
-        }
+/// The condition a name filter puts on `column`, if the database can apply it.
+fn name(backend: DbBackend, column: events::Column, pattern: &NamePattern) -> Option<Expr> {
+    if let Some(exact) = pattern.exact() {
+        return Some(column.eq(exact));
     }
+    if backend == DbBackend::Postgres {
+        // A pattern that is not exact always has a regex.
+        return pattern
+            .regex()
+            .map(|regex| Expr::col(column).binary(BinOper::Custom("~"), regex.to_owned()));
+    }
+    // Names never contain GLOB's special characters (`*`, `?`, `[`), so the prefix needs no escaping.
+    let prefix = pattern.literal_prefix();
+    (!prefix.is_empty())
+        .then(|| Expr::col(column).binary(BinOper::Custom("GLOB"), format!("{prefix}*")))
+}
 
-    /// The next placeholder, bound to `value`.
-    fn bind(&mut self, value: impl Into<SqlValue>) -> String {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => format!("${}", self.values.len()),
-            _ => "?".to_owned(),
-        }
-    }
+/// `[from, to]` on `occurredAt`.
+fn occurred_within(from: DateTime<Utc>, to: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(events::Column::OccurredAt.gte(truncate_to_millis(from)))
+        .add(events::Column::OccurredAt.lte(truncate_to_millis(to)))
+}
 
-    fn push(&mut self, condition: String) {
-        self.sql.push(condition);
-    }
-
-    fn name(&mut self, column: &str, pattern: &NamePattern) {
-        if let Some(exact) = pattern.exact() {
-            let p = self.bind(exact.to_owned());
-            self.push(format!("{column} = {p}"));
-        } else if self.backend == DbBackend::Postgres {
-            // unwrap-free: a pattern that is not exact always has a regex.
-            if let Some(regex) = pattern.regex() {
-                let p = self.bind(regex.to_owned());
-                self.push(format!("{column} ~ {p}"));
-            }
-        } else if !pattern.literal_prefix().is_empty() {
-            // Names never contain GLOB's special characters (`*`, `?`, `[`), so the prefix needs no escaping.
-            let p = self.bind(format!("{}*", pattern.literal_prefix()));
-            self.push(format!("{column} GLOB {p}"));
-        }
-    }
-
-    fn query(&mut self, query: &EventQuery) {
-        let f = &query.filter;
-        if let Some(t) = &f.event_type {
-            self.name("type", t);
-        }
-        if let Some(s) = &f.source {
-            self.name("source", s);
-        }
-        if let Some(c) = &f.correlation_id {
-            let p = self.bind(c.as_str().to_owned());
-            self.push(format!("correlation_id = {p}"));
-        }
-        if let Some(from) = query.from {
-            let p = self.bind(truncate_to_millis(from));
-            self.push(format!("occurred_at >= {p}"));
-        }
-        if let Some(to) = query.to {
-            let p = self.bind(truncate_to_millis(to));
-            self.push(format!("occurred_at <= {p}"));
-        }
-        if !f.severities.is_empty() {
-            let list: Vec<String> = f
-                .severities
-                .iter()
-                .map(|s| self.bind(s.as_str().to_owned()))
-                .collect();
-            self.push(format!("severity IN ({})", list.join(", ")));
-        }
-        if let Some(path) = &f.json_path
-            && self.backend == DbBackend::Postgres
-        {
-            self.values.push(path.as_str().to_owned().into());
-            let condition = path.postgres_condition("payload", self.values.len());
-            self.push(condition);
-        }
-    }
-
-    fn where_clause(&self) -> String {
-        if self.sql.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.sql.join(" AND "))
-        }
-    }
+/// `COUNT(*)`.
+fn count_all() -> Expr {
+    Func::count(Expr::col(Asterisk)).into()
 }
 
 impl EventsRepo<'_> {
@@ -212,21 +191,22 @@ impl EventsRepo<'_> {
     /// [`StorageError::Database`].
     pub async fn count_after(&self, after: i64, cap: u64) -> Result<u64, StorageError> {
         let backend = self.read().get_database_backend();
-        let mut c = Conditions::new(backend);
-        let a = c.bind(after);
-        let l = c.bind(cap as i64);
-        let sql = format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM workflow_events WHERE ingress_sequence > {a} LIMIT {l}) AS t"
-        );
-        let row = self
-            .read()
-            .query_one_raw(Statement::from_sql_and_values(backend, sql, c.values))
-            .await?;
+        let later = Query::select()
+            .expr(Expr::cust("1"))
+            .from(events::Entity)
+            .and_where(events::Column::IngressSequence.gt(after))
+            .limit(cap)
+            .to_owned();
+        let count = Query::select()
+            .expr_as(count_all(), "n")
+            .from_subquery(later, "t")
+            .to_owned();
+        let row = self.read().query_one_raw(backend.build(&count)).await?;
         let n: i64 = match row {
             Some(row) => row.try_get("", "n")?,
             None => 0,
         };
-        Ok(n.max(0) as u64)
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The highest `ingressSequence` stored (0 when there is none).
@@ -235,13 +215,17 @@ impl EventsRepo<'_> {
     /// [`StorageError::Database`].
     pub async fn max_sequence(&self) -> Result<i64, StorageError> {
         let backend = self.read().get_database_backend();
-        let row = self
-            .read()
-            .query_one_raw(Statement::from_string(
-                backend,
-                "SELECT COALESCE(MAX(ingress_sequence), 0) AS m FROM workflow_events",
-            ))
-            .await?;
+        let highest = Query::select()
+            .expr_as(
+                Func::coalesce([
+                    Func::max(Expr::col(events::Column::IngressSequence)).into(),
+                    Expr::cust("0"),
+                ]),
+                "m",
+            )
+            .from(events::Entity)
+            .to_owned();
+        let row = self.read().query_one_raw(backend.build(&highest)).await?;
         Ok(match row {
             Some(row) => row.try_get("", "m")?,
             None => 0,
@@ -257,10 +241,10 @@ impl EventsRepo<'_> {
     ) -> Result<Vec<StoredEvent>, StorageError> {
         let backend = self.read().get_database_backend();
         if backend == DbBackend::Postgres {
-            let mut c = Conditions::new(backend);
-            c.query(query);
-            let sql = position.select(&mut c, rows);
-            let rows = with_statement_timeout(self.read(), timeout, sql, c.values).await?;
+            let select = position.select(conditions(backend, query), rows);
+            let txn = begin_with_statement_timeout(self.read(), timeout).await?;
+            let rows = select.all(&txn).await.map_err(timeout_or)?;
+            txn.commit().await?;
             return rows.into_iter().map(from_model).collect();
         }
         self.scan_sqlite(query, position, rows, timeout).await
@@ -284,18 +268,10 @@ impl EventsRepo<'_> {
         };
         let mut page = Vec::new();
         loop {
-            let mut c = Conditions::new(DbBackend::Sqlite);
-            c.query(query);
-            let sql = position.select(&mut c, chunk);
-            let statement = Statement::from_sql_and_values(DbBackend::Sqlite, sql, c.values);
-            let rows = tokio::time::timeout_at(
-                deadline.into(),
-                events::Entity::find()
-                    .from_raw_sql(statement)
-                    .all(self.read()),
-            )
-            .await
-            .map_err(|_| StorageError::QueryTimeout)??;
+            let select = position.select(conditions(DbBackend::Sqlite, query), chunk);
+            let rows = tokio::time::timeout_at(deadline.into(), select.all(self.read()))
+                .await
+                .map_err(|_| StorageError::QueryTimeout)??;
             let exhausted = (rows.len() as u64) < chunk;
             let Some(last) = rows.last().map(|r| r.ingress_sequence) else {
                 return Ok(page);
@@ -331,16 +307,11 @@ impl EventsRepo<'_> {
         correlation_id: &str,
         limit: u64,
     ) -> Result<Vec<StoredEvent>, StorageError> {
-        let backend = self.read().get_database_backend();
-        let mut c = Conditions::new(backend);
-        let p = c.bind(correlation_id.to_owned());
-        let l = c.bind(limit as i64);
-        let sql = format!(
-            "SELECT * FROM workflow_events WHERE correlation_id = {p} \
-             ORDER BY occurred_at, ingress_sequence LIMIT {l}"
-        );
         let rows = events::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(backend, sql, c.values))
+            .filter(events::Column::CorrelationId.eq(correlation_id))
+            .order_by_asc(events::Column::OccurredAt)
+            .order_by_asc(events::Column::IngressSequence)
+            .limit(limit)
             .all(self.read())
             .await?;
         rows.into_iter().map(from_model).collect()
@@ -361,23 +332,24 @@ impl EventsRepo<'_> {
     ) -> Result<EventCounts, StorageError> {
         let backend = self.read().get_database_backend();
         let epoch_seconds = match backend {
-            DbBackend::Postgres => "EXTRACT(EPOCH FROM occurred_at)::bigint",
+            // The epoch has a fractional part (milliseconds); a cast to bigint would round 10:59:59.999 up into the
+            // next bucket, so floor it first, as SQLite's `unixepoch` does.
+            DbBackend::Postgres => "FLOOR(EXTRACT(EPOCH FROM occurred_at))::bigint",
             _ => "CAST(unixepoch(occurred_at) AS INTEGER)",
         };
-        let range = |c: &mut Conditions| {
-            let f = c.bind(truncate_to_millis(from));
-            let t = c.bind(truncate_to_millis(to));
-            format!("occurred_at >= {f} AND occurred_at <= {t}")
-        };
-        let mut c = Conditions::new(backend);
-        let b = c.bind(bucket_seconds);
-        let b2 = c.bind(bucket_seconds);
-        let within = range(&mut c);
-        let buckets = format!(
-            "SELECT ({epoch_seconds} / {b}) * {b2} AS k, COUNT(*) AS n FROM workflow_events \
-             WHERE {within} GROUP BY 1"
-        );
-        let buckets = self.count_rows(backend, buckets, c.values, timeout).await?;
+        let buckets = Query::select()
+            .expr_as(
+                Expr::cust(epoch_seconds)
+                    .div(bucket_seconds)
+                    .mul(bucket_seconds),
+                "k",
+            )
+            .expr_as(count_all(), "n")
+            .from(events::Entity)
+            .cond_where(occurred_within(from, to))
+            .add_group_by([Expr::cust("1")])
+            .to_owned();
+        let buckets = self.count_rows(backend, &buckets, timeout).await?;
         let mut counts = EventCounts::default();
         for (key, n) in buckets {
             let seconds: i64 = key.parse().unwrap_or_default();
@@ -387,27 +359,29 @@ impl EventsRepo<'_> {
             }
         }
         for (column, target) in [
-            ("type", &mut counts.by_type),
-            ("source", &mut counts.by_source),
+            (events::Column::EventType, &mut counts.by_type),
+            (events::Column::Source, &mut counts.by_source),
         ] {
-            let mut c = Conditions::new(backend);
-            let within = range(&mut c);
-            let sql = format!(
-                "SELECT {column} AS k, COUNT(*) AS n FROM workflow_events WHERE {within} GROUP BY 1"
-            );
-            *target = self.count_rows(backend, sql, c.values, timeout).await?;
+            let per_name = Query::select()
+                .expr_as(Expr::col(column), "k")
+                .expr_as(count_all(), "n")
+                .from(events::Entity)
+                .cond_where(occurred_within(from, to))
+                .add_group_by([Expr::cust("1")])
+                .to_owned();
+            *target = self.count_rows(backend, &per_name, timeout).await?;
         }
         Ok(counts)
     }
 
+    /// Runs a `SELECT k, n` grouping query within `timeout`.
     async fn count_rows(
         &self,
         backend: DbBackend,
-        sql: String,
-        values: Vec<SqlValue>,
+        query: &SelectStatement,
         timeout: Duration,
     ) -> Result<Vec<(String, u64)>, StorageError> {
-        let statement = Statement::from_sql_and_values(backend, sql, values);
+        let statement: Statement = backend.build(query);
         let rows = if backend == DbBackend::Postgres {
             let txn = begin_with_statement_timeout(self.read(), timeout).await?;
             let rows = txn.query_all_raw(statement).await.map_err(timeout_or)?;
@@ -425,7 +399,7 @@ impl EventsRepo<'_> {
                     Err(_) => row.try_get::<String>("", "k")?,
                 };
                 let n: i64 = row.try_get("", "n")?;
-                Ok((key, n.max(0) as u64))
+                Ok((key, u64::try_from(n).unwrap_or(0)))
             })
             .collect()
     }
@@ -442,27 +416,6 @@ pub struct EventCounts {
     pub by_type: Vec<(String, u64)>,
     /// Events per source.
     pub by_source: Vec<(String, u64)>,
-}
-
-/// Runs `sql` on PostgreSQL inside a transaction whose statements stop after `timeout`.
-async fn with_statement_timeout(
-    db: &DatabaseConnection,
-    timeout: Duration,
-    sql: String,
-    values: Vec<SqlValue>,
-) -> Result<Vec<events::Model>, StorageError> {
-    let txn = begin_with_statement_timeout(db, timeout).await?;
-    let rows = events::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .all(&txn)
-        .await
-        .map_err(timeout_or)?;
-    txn.commit().await?;
-    Ok(rows)
 }
 
 /// A PostgreSQL read transaction whose statements stop after `timeout` (`HERALD_QUERY_TIMEOUT_MS`).
@@ -487,5 +440,73 @@ fn timeout_or(e: sea_orm::DbErr) -> StorageError {
         StorageError::QueryTimeout
     } else {
         StorageError::Database(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::QueryTrait;
+
+    use super::*;
+    use crate::domain::{NameKind, Severity};
+    use crate::jsonpath::JsonPath;
+
+    fn query() -> EventQuery {
+        let path = "$.version > 10 && $.name == \"'; DROP TABLE x; --\"";
+        EventQuery {
+            filter: EventFilter {
+                event_type: Some(
+                    NamePattern::parse("metastore.*", NameKind::Type, "type").expect("a pattern"),
+                ),
+                source: Some(
+                    NamePattern::parse("metastore.api", NameKind::Source, "source")
+                        .expect("a source"),
+                ),
+                severities: vec![Severity::Error, Severity::Warning],
+                json_path: Some(JsonPath::parse(path).expect("a path")),
+                ..EventFilter::default()
+            },
+            from: DateTime::from_timestamp(1_800_000_000, 0),
+            to: None,
+        }
+    }
+
+    #[test]
+    fn every_value_is_a_bound_parameter_and_the_path_is_never_spliced() {
+        let select =
+            Position::Before(Some(42)).select(conditions(DbBackend::Postgres, &query()), 11);
+        let statement = select.build(DbBackend::Postgres);
+        let sql = statement.sql;
+        assert!(sql.contains("(payload @@ $6::jsonpath)"), "{sql}");
+        assert!(!sql.contains("DROP"), "{sql}");
+        assert!(sql.contains(r#""type" ~ $"#), "{sql}");
+        assert!(sql.contains(r#""source" = $"#), "{sql}");
+        assert!(sql.contains(r#""severity" IN ($"#), "{sql}");
+        assert!(
+            sql.contains(r#"ORDER BY "workflow_events"."ingress_sequence" DESC LIMIT $"#),
+            "{sql}"
+        );
+        let values = statement.values.expect("bound values").0;
+        // type regex, source, from, two severities, path, the position, the limit.
+        assert_eq!(values.len(), 8, "{sql} {values:?}");
+        for n in 1..=8 {
+            assert!(sql.contains(&format!("${n}")), "${n} missing in {sql}");
+        }
+    }
+
+    #[test]
+    fn sqlite_narrows_patterns_by_prefix_and_leaves_the_path_to_herald() {
+        let select = Position::After(7).select(conditions(DbBackend::Sqlite, &query()), 500);
+        let statement = select.build(DbBackend::Sqlite);
+        let sql = statement.sql;
+        assert!(sql.contains(r#""type" GLOB ?"#), "{sql}");
+        assert!(!sql.contains("@@") && !sql.contains("@?"), "{sql}");
+        assert!(sql.contains(r#""ingress_sequence" > ?"#), "{sql}");
+        assert!(sql.contains("ASC LIMIT ?"), "{sql}");
+        let values = statement.values.expect("bound values").0;
+        assert!(
+            values.contains(&"metastore.*".to_owned().into()),
+            "{values:?}"
+        );
     }
 }
