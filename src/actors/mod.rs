@@ -7,17 +7,17 @@
 //! queue consumers that feed the router, then HTTP, whose `/ws` route starts one [`WsSession`] per client.
 
 mod ingress_router;
+mod live;
 pub mod messages;
 mod sources;
-mod ws_feed;
-mod ws_frames;
-mod ws_guard;
-mod ws_hub;
-mod ws_notice;
-mod ws_relay;
-mod ws_session;
 
 pub use ingress_router::{IngressRouter, SubscribeStored};
+pub use live::{
+    AttachRelay, ClientFrame, CloseSessions, Connect, Deliver, Disconnect, EventFrames, FeedItem,
+    FrameError, GoingAway, MAX_INBOUND_FRAME_BYTES, MAX_QUEUED_BYTES, MAX_QUEUED_FRAMES, PauseEnd,
+    QueueGauge, Relay, RelaySettings, RelayedEvents, SINCE_MAX_EVENTS, SourceNotice, StopRelay,
+    Subscribe, SubscribeRequest, WS_PROTOCOL, WsHub, WsHubLink, WsSession,
+};
 pub use messages::{EventSelection, EventsReleased, EventsStored};
 pub use sources::{
     ActorClock, AdmitEvents, AdoptBacklog, BACKLOG_SWEEP_INTERVAL, DiscardBacklog, DiscardDeferred,
@@ -25,15 +25,3 @@ pub use sources::{
     PAUSE_POLL_INTERVAL, PauseChanged, ReleasedCounts, ReloadPause, Retire, STATS_WRITE_INTERVAL,
     SourceDirectory, SourceError, SourceRateLimiter, SourcesLink,
 };
-pub use ws_feed::{FeedItem, MAX_QUEUED_BYTES, MAX_QUEUED_FRAMES, QueueGauge};
-pub use ws_frames::{
-    ClientFrame, EventFrames, FrameError, MAX_INBOUND_FRAME_BYTES, SINCE_MAX_EVENTS,
-    SubscribeRequest,
-};
-pub use ws_hub::{
-    AttachRelay, CloseSessions, Connect, Disconnect, RelayedEvents, StopRelay, Subscribe, WsHub,
-    WsHubLink,
-};
-pub use ws_notice::{PauseEnd, SourceNotice};
-pub use ws_relay::{Relay, RelaySettings};
-pub use ws_session::{Deliver, GoingAway, PROTOCOL as WS_PROTOCOL, WsSession};

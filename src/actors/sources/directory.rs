@@ -49,8 +49,8 @@ use super::limiter::{
 };
 use super::retry::storage_backoff;
 use crate::actors::ingress_router::SubscribeStored;
+use crate::actors::live::SourceNotice;
 use crate::actors::messages::{EventSelection, EventsReleased, EventsStored};
-use crate::actors::ws_notice::SourceNotice;
 use crate::config::rate_limits::RateLimits;
 use crate::domain::SourceName;
 use crate::domain::{SourcePause, StatsDelta};

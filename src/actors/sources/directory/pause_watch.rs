@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::actors::ws_notice::{PauseEnd, SourceNotice};
+use crate::actors::live::{PauseEnd, SourceNotice};
 use crate::domain::SourceName;
 use crate::domain::SourcePause;
 

@@ -11,7 +11,7 @@ use actix::Message;
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 
-use super::ws_frames::{source_paused_frame, source_resumed_frame};
+use super::frames::{source_paused_frame, source_resumed_frame};
 use crate::domain::{SourceName, SourcePause};
 
 /// A source's pause started, changed or ended (whoever did it, on whichever instance, or by expiry). Sent by the

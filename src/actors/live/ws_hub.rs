@@ -1,7 +1,7 @@
 //! `WsHub`: the registry of WebSocket sessions and the fan-out of stored events to them (SPEC §7), plus the live
 //! relay to and from other instances (SPEC §13).
 //!
-//! The hub subscribes to the [`IngressRouter`](super::IngressRouter)'s [`EventsStored`]. For each event it checks
+//! The hub subscribes to the [`IngressRouter`](crate::actors::IngressRouter)'s [`EventsStored`]. For each event it checks
 //! every session's filter, serializes the event's frames once for all the sessions that want it
 //! ([`EventFrames`]), and hands them over with `try_send`, never `do_send` (STYLE §2.4), after checking the
 //! session's [`QueueGauge`]: a session with 1,000 frames or 4 MiB queued has events skipped and counted
@@ -20,13 +20,13 @@ use anyhow::Context as _;
 use chrono::Utc;
 use ulid::Ulid;
 
-use super::ingress_router::SubscribeStored;
-use super::messages::EventsStored;
-use super::ws_feed::{FeedItem, LagBook, Offer, QueueGauge};
-use super::ws_frames::EventFrames;
-use super::ws_notice::SourceNotice;
-use super::ws_relay::{Relay, RelaySettings};
+use super::feed::{FeedItem, LagBook, Offer, QueueGauge};
+use super::frames::EventFrames;
+use super::notice::SourceNotice;
+use super::relay::{Relay, RelaySettings};
 use super::ws_session::{Deliver, GoingAway};
+use crate::actors::SubscribeStored;
+use crate::actors::messages::EventsStored;
 use crate::domain::StoredEvent;
 use crate::filter::EventFilter;
 use crate::metrics::Metrics;
@@ -408,7 +408,7 @@ impl Handler<AttachRelay> for WsHub {
 }
 
 #[cfg(test)]
-super::messages::stops_on_crash!(WsHub);
+crate::actors::messages::stops_on_crash!(WsHub);
 
 #[cfg(test)]
 mod tests {

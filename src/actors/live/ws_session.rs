@@ -4,7 +4,7 @@
 //! This is the only file that imports `actix-web-actors`: everything else speaks in frames ([`ByteString`]) and
 //! messages.
 //!
-//! The client frames and the answers to them are described in [`super::ws_frames`].
+//! The client frames and the answers to them are described in [`super::frames`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,12 +21,12 @@ use bytestring::ByteString;
 use chrono::Utc;
 use ulid::Ulid;
 
-use super::ws_feed::{Feed, FeedItem, MAX_QUEUED_FRAMES, QueueGauge};
-use super::ws_frames::{
+use super::feed::{Feed, FeedItem, MAX_QUEUED_FRAMES, QueueGauge};
+use super::frames::{
     ClientFrame, EventFrames, FrameError, MAX_INBOUND_FRAME_BYTES, SINCE_MAX_EVENTS,
     SubscribeRequest, ack_frame, error_frame, pong_frame, subscribed_frame,
 };
-use super::ws_guard::GuardedPayload;
+use super::guard::GuardedPayload;
 use super::ws_hub::{Connect, Disconnect, Subscribe, WsHubLink};
 use crate::domain::ErrorCode;
 use crate::filter::EventFilter;

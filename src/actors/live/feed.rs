@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytestring::ByteString;
 
-use super::ws_frames::{EventFrames, lagged_frame};
+use super::frames::{EventFrames, lagged_frame};
 
 /// Most frames queued for one session (its mailbox plus what it holds back during a `since` backfill) before
 /// further events are skipped (SPEC §7). The session's mailbox capacity is set to the same number.
