@@ -1,5 +1,3 @@
-use std::time::{Duration, Instant};
-
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -196,15 +194,9 @@ fn a_pathological_path_is_stopped_by_the_budget() {
         .map(|i| json!({"n": i, "tags": ["x", "y"]}))
         .collect();
     let payload = json!({ "items": items });
-    let started = Instant::now();
-    // Strict mode compares the whole cross product: 3,000 × 3,000 pairs.
+    // Strict mode compares the whole cross product: 3,000 × 3,000 pairs, past the step budget.
     let outcome = path("strict $.items[*] ? (@.n > $.items[*].n)").evaluate(&payload);
     assert_eq!(outcome, Evaluation::OverBudget);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
     // An ordinary filter over the same payload fits easily.
     assert!(path("$.items[*] ? (@.n == 2999)").matches(&payload));
 }
@@ -235,22 +227,16 @@ fn empty_long_and_deep_paths_are_refused() {
 }
 
 #[test]
-fn parsing_the_worst_path_within_the_limits_is_fast() {
-    // Parenthesis depth at the limit, repeated to the length limit: the parser's worst case.
+fn the_worst_path_within_the_limits_is_accepted() {
+    // Parenthesis depth at the limit, repeated to the length limit: the parser's worst case. How long it takes
+    // is a benchmark's question, not a test's; this one checks the limits admit it without overflowing a stack.
     let unit = "(((($.a))))";
     let mut text = unit.to_owned();
     while text.len() + 3 + unit.len() <= MAX_PATH_CHARS {
         text.push_str(" + ");
         text.push_str(unit);
     }
-    let started = Instant::now();
     assert!(JsonPath::parse(&text).is_ok());
-    // Generous for unoptimised test builds; about 0.1 s in release.
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[test]
