@@ -14,17 +14,17 @@ use crate::http::routes::ingest::MAX_BATCH;
 /// `herald publish …`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The event type (`service.domain.action`).
+    /// The event type (`service.domain.action`). With `--file`, the type of every line that has none.
     #[arg(long = "type", value_name = "TYPE", required_unless_present = "file")]
     event_type: Option<String>,
-    /// The publishing source.
+    /// The publishing source. With `--file`, the source of every line that has none.
     #[arg(long, required_unless_present = "file")]
     source: Option<String>,
     /// The payload, as JSON.
     #[arg(long, conflicts_with = "file")]
     payload: Option<String>,
     /// An NDJSON file: one envelope per line.
-    #[arg(long, conflicts_with_all = ["event_type", "source"])]
+    #[arg(long)]
     file: Option<PathBuf>,
     /// Herald's base URL.
     #[arg(long, env = "HERALD_URL", default_value = "http://127.0.0.1:8080")]
@@ -83,30 +83,32 @@ async fn publish_one(args: &PublishArgs) -> Result<Summary, String> {
 async fn publish_file(args: &PublishArgs, path: &PathBuf) -> Result<Summary, String> {
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let total = std::io::BufReader::new(&file).lines().count() as u64;
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // The bar follows the bytes read, so the file is read once and no line count is needed up front.
+    let size = file.metadata().map_or(0, |m| m.len());
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(total)
+        ProgressBar::new(size)
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} lines  {per_sec}  eta {eta}")
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes}  {bytes_per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut summary = Summary::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut lines = Vec::with_capacity(MAX_BATCH);
-    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+    for (number, line) in std::io::BufReader::new(bar.wrap_read(file))
+        .lines()
+        .enumerate()
+    {
         let number = number as u64 + 1;
         let line = line.map_err(|e| format!("cannot read line {number}: {e}"))?;
         if line.trim().is_empty() {
-            bar.inc(1);
             continue;
         }
         match serde_json::from_str::<Value>(&line) {
-            Ok(envelope) => {
+            Ok(mut envelope) => {
+                fill_in(&mut envelope, args);
                 batch.push(envelope);
                 lines.push(number);
             }
@@ -123,7 +125,6 @@ async fn publish_file(args: &PublishArgs, path: &PathBuf) -> Result<Summary, Str
                 &mut summary,
             )
             .await?;
-            bar.inc(lines.len() as u64);
             lines.clear();
         }
     }
@@ -133,6 +134,21 @@ async fn publish_file(args: &PublishArgs, path: &PathBuf) -> Result<Summary, Str
     bar.finish_and_clear();
     summary.rejected.sort_by_key(|(line, _)| *line);
     Ok(summary)
+}
+
+/// Gives a line without a `type` or `source` the one of `--type` / `--source` (SPEC §12); a line's own value
+/// stays. Anything but a JSON object is left for Herald to reject.
+fn fill_in(envelope: &mut Value, args: &PublishArgs) {
+    let Value::Object(fields) = envelope else {
+        return;
+    };
+    for (key, default) in [("type", &args.event_type), ("source", &args.source)] {
+        if let Some(default) = default
+            && !fields.contains_key(key)
+        {
+            fields.insert(key.to_owned(), Value::String(default.clone()));
+        }
+    }
 }
 
 /// Posts one batch; `lines[i]` is the line (or position) of `batch[i]`, used to report rejections.
@@ -255,5 +271,52 @@ fn report(args: &PublishArgs, summary: &Summary) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: PublishArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<PublishArgs, clap::Error> {
+        Cli::try_parse_from(["publish"].iter().chain(args)).map(|cli| cli.args)
+    }
+
+    #[test]
+    fn type_and_source_fill_in_only_the_fields_a_line_lacks() {
+        let args = parse(&["--file", "x.ndjson", "--type", "t.a.b", "--source", "s"]).unwrap();
+        let mut bare = json!({ "payload": {} });
+        let mut own = json!({ "type": "own.type.x", "source": "own" });
+        let mut not_an_object = json!([1]);
+
+        fill_in(&mut bare, &args);
+        fill_in(&mut own, &args);
+        fill_in(&mut not_an_object, &args);
+
+        assert_eq!(
+            bare,
+            json!({ "type": "t.a.b", "source": "s", "payload": {} })
+        );
+        assert_eq!(own, json!({ "type": "own.type.x", "source": "own" }));
+        assert_eq!(not_an_object, json!([1]));
+    }
+
+    #[test]
+    fn type_and_source_are_needed_without_a_file_and_a_payload_never_goes_with_one() {
+        assert!(parse(&["--file", "x.ndjson"]).is_ok());
+        assert!(parse(&["--file", "x.ndjson", "--source", "s"]).is_ok());
+        assert!(parse(&["--type", "t.a.b"]).is_err());
+        let payload_with_file = parse(&["--file", "x.ndjson", "--payload", "{}"]).unwrap_err();
+        assert_eq!(
+            payload_with_file.kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
     }
 }
