@@ -1,0 +1,231 @@
+//! The HTTP side of `herald events`: one client bound to Herald's URL and token, and the sentence a failed
+//! request becomes.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+
+use super::ServerArgs;
+
+/// How long to wait for a TCP connection before saying Herald is unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An HTTP client bound to one Herald and token.
+pub(super) struct Client<'a> {
+    server: &'a ServerArgs,
+    base: Url,
+    http: reqwest::Client,
+}
+
+impl<'a> Client<'a> {
+    pub(super) fn new(server: &'a ServerArgs) -> Result<Client<'a>, String> {
+        let base = Url::parse(&server.url)
+            .map_err(|e| format!("--url {:?} is not a valid URL: {e}", server.url))?;
+        if base.cannot_be_a_base() {
+            return Err(format!("--url {:?} is not an http(s) URL", server.url));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        Ok(Client { server, base, http })
+    }
+
+    /// The base URL plus `segments`, each percent-encoded as one path segment (an id with `/` or `?` stays one).
+    pub(super) fn url(&self, segments: &[&str]) -> Result<Url, String> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| format!("--url {:?} is not an http(s) URL", self.server.url))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// `GET url?query` → the JSON body of a 2xx answer. `event_id` names the event a 404 is about.
+    ///
+    /// # Errors
+    /// A sentence for the user: Herald unreachable (suggesting `herald serve`), an auth failure (suggesting
+    /// `--token`), no such event, or the server's `code: message`.
+    pub(super) async fn get(
+        &self,
+        url: Url,
+        query: &[(&str, String)],
+        event_id: Option<&str>,
+    ) -> Result<Value, String> {
+        let mut request = self.http.get(url).query(query);
+        if let Some(token) = &self.server.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_connect() {
+                format!(
+                    "cannot reach Herald at {}: {}; is it running? Start it with `herald serve`, or point --url \
+                     (or HERALD_URL) at it",
+                    self.server.url,
+                    root_cause(&e)
+                )
+            } else {
+                format!(
+                    "request to Herald at {} failed: {}",
+                    self.server.url,
+                    root_cause(&e)
+                )
+            }
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("cannot read Herald's answer ({status}): {e}"))?;
+        let body: Option<Value> = serde_json::from_str(&text).ok();
+        if status.is_success() {
+            return body.ok_or_else(|| {
+                format!("unexpected answer from Herald ({status}): not JSON (is --url a Herald?)")
+            });
+        }
+        Err(error_message(
+            status,
+            body.as_ref(),
+            &text,
+            event_id,
+            self.server.token.is_some(),
+        ))
+    }
+}
+
+/// The innermost cause of a request error ("Connection refused (os error 111)"), which says more than reqwest's
+/// "error sending request".
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+/// The line to print for a non-2xx answer.
+fn error_message(
+    status: StatusCode,
+    body: Option<&Value>,
+    text: &str,
+    event_id: Option<&str>,
+    has_token: bool,
+) -> String {
+    let error = body.map(|b| &b["error"]);
+    let code = error.and_then(|e| e["code"].as_str());
+    let message = error.and_then(|e| e["message"].as_str());
+    if let (StatusCode::NOT_FOUND, Some(id), Some("not_found")) = (status, event_id, code) {
+        return format!("no event {id}");
+    }
+    let mut line = match (code, message) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => format!("{code} ({status})"),
+        _ => {
+            let snippet = truncate(text.trim(), 200);
+            if snippet.is_empty() {
+                format!("Herald answered {status}")
+            } else {
+                format!("Herald answered {status}: {snippet}")
+            }
+        }
+    };
+    match status {
+        StatusCode::UNAUTHORIZED if has_token => {
+            line.push_str("; check the token given by --token or HERALD_TOKEN");
+        }
+        StatusCode::UNAUTHORIZED => {
+            line.push_str("; pass a token with --token or HERALD_TOKEN");
+        }
+        StatusCode::FORBIDDEN => {
+            let scope = error
+                .and_then(|e| e["details"]["requiredScope"].as_str())
+                .unwrap_or("events:read");
+            line.push_str(&format!(
+                "; use a token with the {scope} scope (--token or HERALD_TOKEN)"
+            ));
+        }
+        _ => {}
+    }
+    line
+}
+
+/// `s` cut to at most `max` characters, the last of them `…` when anything was cut.
+fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.chars().count() <= max {
+        return Cow::Borrowed(s);
+    }
+    let kept: String = s.chars().take(max.saturating_sub(1)).collect();
+    Cow::Owned(format!("{kept}…"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn truncate_keeps_short_values_and_cuts_long_ones_with_an_ellipsis_within_the_width() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "ab…");
+        assert_eq!(truncate("ééééé", 4).chars().count(), 4);
+        assert_eq!(truncate("", 0), "");
+    }
+
+    #[test]
+    fn an_error_answer_becomes_code_and_message_with_a_hint_for_auth_failures() {
+        let body =
+            |code: &str, message: &str| json!({ "error": { "code": code, "message": message } });
+
+        let bad = error_message(
+            StatusCode::BAD_REQUEST,
+            Some(&body("invalid_pattern", "type \"meta*\" is not a pattern")),
+            "",
+            None,
+            false,
+        );
+        assert_eq!(bad, "invalid_pattern: type \"meta*\" is not a pattern");
+
+        let missing = error_message(
+            StatusCode::NOT_FOUND,
+            Some(&body("not_found", "no event x")),
+            "",
+            Some("x"),
+            false,
+        );
+        assert_eq!(missing, "no event x");
+
+        let unauthorized = error_message(
+            StatusCode::UNAUTHORIZED,
+            Some(&body("unauthorized", "a bearer token is required")),
+            "",
+            None,
+            false,
+        );
+        assert!(
+            unauthorized.contains("--token or HERALD_TOKEN"),
+            "{unauthorized}"
+        );
+
+        let forbidden = error_message(
+            StatusCode::FORBIDDEN,
+            Some(
+                &json!({ "error": { "code": "forbidden", "message": "m", "details": { "requiredScope": "events:read" } } }),
+            ),
+            "",
+            None,
+            true,
+        );
+        assert!(forbidden.contains("events:read scope"), "{forbidden}");
+
+        let proxy = error_message(
+            StatusCode::BAD_GATEWAY,
+            None,
+            "<html>oops</html>",
+            None,
+            false,
+        );
+        assert_eq!(proxy, "Herald answered 502 Bad Gateway: <html>oops</html>");
+    }
+}
