@@ -15,7 +15,7 @@ use sea_orm::ConnectionTrait;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::bench::{Scratch, peak_rss_bytes, percentile, round};
+use super::{Latencies, Scratch, peak_rss_bytes, round};
 use crate::auth::AccessPolicy;
 use crate::config::{EventsMode, Settings};
 use crate::http::pagination::{QueryParams, encode_cursor};
@@ -48,7 +48,7 @@ pub struct QueryArgs {
 ///
 /// # Errors
 /// When the scratch database cannot be created or filled, or Herald does not start.
-pub async fn run(args: &QueryArgs, settings: Settings) -> anyhow::Result<Value> {
+pub(super) async fn run(args: &QueryArgs, settings: Settings) -> anyhow::Result<Value> {
     anyhow::ensure!(args.events > 0, "--events must be at least 1");
     anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
     anyhow::ensure!(
@@ -119,7 +119,7 @@ async fn measure(
             if let Some(before) = cursor_before {
                 query.push(("cursor", cursor_for(&filter, before)?));
             }
-            let mut latencies = Vec::with_capacity(args.samples);
+            let mut latencies = Latencies::new();
             let mut returned = 0;
             // One untimed request warms the connection and the statement cache.
             client.get(&base).query(&query).send().await?;
@@ -128,20 +128,16 @@ async fn measure(
                 let response = client.get(&base).query(&query).send().await?;
                 let status = response.status();
                 let body: Value = response.json().await?;
-                latencies.push(started.elapsed().as_secs_f64() * 1e3);
+                latencies.record_ms(started.elapsed().as_secs_f64() * 1e3);
                 anyhow::ensure!(status.is_success(), "{name}/{depth}: {status} {body}");
                 returned = body["data"]["events"].as_array().map_or(0, Vec::len);
             }
-            scenarios.insert(
-                format!("{name}.{depth}"),
-                json!({
-                    "p50": round(percentile(&latencies, 50.0)),
-                    "p95": round(percentile(&latencies, 95.0)),
-                    "p99": round(percentile(&latencies, 99.0)),
-                    "max": round(latencies.iter().copied().fold(0.0, f64::max)),
-                    "events": returned,
-                }),
-            );
+            scenarios.insert(format!("{name}.{depth}"), {
+                let mut view = latencies.percentiles();
+                view.insert("max".to_owned(), json!(latencies.max_ms()));
+                view.insert("events".to_owned(), json!(returned));
+                Value::Object(view)
+            });
         }
     }
     shutdown.shutdown();
