@@ -21,8 +21,8 @@ pub struct PublishArgs {
     #[arg(long, required_unless_present = "file")]
     source: Option<String>,
     /// The payload, as JSON.
-    #[arg(long, conflicts_with = "file")]
-    payload: Option<String>,
+    #[arg(long, conflicts_with = "file", value_parser = parse_payload)]
+    payload: Option<Value>,
     /// An NDJSON file: one envelope per line.
     #[arg(long)]
     file: Option<PathBuf>,
@@ -50,9 +50,11 @@ struct Summary {
 /// Runs `herald publish`.
 pub fn run(args: PublishArgs) -> ExitCode {
     let result = match super::block_on("publish", async {
+        // One client for the whole run, so every batch reuses its connection.
+        let http = reqwest::Client::new();
         match &args.file {
-            Some(path) => publish_file(&args, path).await,
-            None => publish_one(&args).await,
+            Some(path) => publish_file(&http, &args, path).await,
+            None => publish_one(&http, &args).await,
         }
     }) {
         Ok(result) => result,
@@ -67,20 +69,31 @@ pub fn run(args: PublishArgs) -> ExitCode {
     }
 }
 
-async fn publish_one(args: &PublishArgs) -> Result<Summary, String> {
-    let payload: Value = match &args.payload {
-        Some(text) => {
-            serde_json::from_str(text).map_err(|e| format!("--payload is not valid JSON: {e}"))?
-        }
-        None => json!({}),
-    };
+async fn publish_one(http: &reqwest::Client, args: &PublishArgs) -> Result<Summary, String> {
+    let payload = args.payload.clone().unwrap_or_else(|| json!({}));
     let envelope = json!({ "type": args.event_type, "source": args.source, "payload": payload });
     let mut summary = Summary::default();
-    post(args, &Value::Array(vec![envelope]), &[1], &mut summary).await?;
+    post(
+        http,
+        args,
+        &Value::Array(vec![envelope]),
+        &[1],
+        &mut summary,
+    )
+    .await?;
     Ok(summary)
 }
 
-async fn publish_file(args: &PublishArgs, path: &PathBuf) -> Result<Summary, String> {
+/// `--payload`, parsed by clap so that bad JSON is a usage error (exit code 2) like any other bad flag.
+fn parse_payload(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+async fn publish_file(
+    http: &reqwest::Client,
+    args: &PublishArgs,
+    path: &PathBuf,
+) -> Result<Summary, String> {
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     // The bar follows the bytes read, so the file is read once and no line count is needed up front.
@@ -119,6 +132,7 @@ async fn publish_file(args: &PublishArgs, path: &PathBuf) -> Result<Summary, Str
         }
         if batch.len() == MAX_BATCH {
             post(
+                http,
                 args,
                 &Value::Array(std::mem::take(&mut batch)),
                 &lines,
@@ -129,7 +143,7 @@ async fn publish_file(args: &PublishArgs, path: &PathBuf) -> Result<Summary, Str
         }
     }
     if !batch.is_empty() {
-        post(args, &Value::Array(batch), &lines, &mut summary).await?;
+        post(http, args, &Value::Array(batch), &lines, &mut summary).await?;
     }
     bar.finish_and_clear();
     summary.rejected.sort_by_key(|(line, _)| *line);
@@ -153,13 +167,14 @@ fn fill_in(envelope: &mut Value, args: &PublishArgs) {
 
 /// Posts one batch; `lines[i]` is the line (or position) of `batch[i]`, used to report rejections.
 async fn post(
+    http: &reqwest::Client,
     args: &PublishArgs,
     batch: &Value,
     lines: &[u64],
     summary: &mut Summary,
 ) -> Result<(), String> {
     let url = format!("{}/events", args.url.trim_end_matches('/'));
-    let mut request = reqwest::Client::new().post(&url).json(batch);
+    let mut request = http.post(&url).json(batch);
     if let Some(token) = &args.token {
         request = request.bearer_auth(token);
     }
@@ -313,6 +328,19 @@ mod tests {
         assert!(parse(&["--file", "x.ndjson"]).is_ok());
         assert!(parse(&["--file", "x.ndjson", "--source", "s"]).is_ok());
         assert!(parse(&["--type", "t.a.b"]).is_err());
+        let bad_payload =
+            parse(&["--type", "t.a.b", "--source", "s", "--payload", "{"]).unwrap_err();
+        assert_eq!(bad_payload.kind(), clap::error::ErrorKind::ValueValidation);
+        let payload = parse(&[
+            "--type",
+            "t.a.b",
+            "--source",
+            "s",
+            "--payload",
+            r#"{"k":1}"#,
+        ])
+        .unwrap();
+        assert_eq!(payload.payload, Some(json!({ "k": 1 })));
         let payload_with_file = parse(&["--file", "x.ndjson", "--payload", "{}"]).unwrap_err();
         assert_eq!(
             payload_with_file.kind(),

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
 use clap::Args;
+use clap::builder::RangedU64ValueParser;
 use indicatif::ProgressBar;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -30,7 +31,7 @@ use crate::startup::Application;
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// How many events to publish.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = RangedU64ValueParser::<usize>::from(1..))]
     events: usize,
     /// Size of each payload, as compact JSON.
     #[arg(long, default_value_t = 400)]
@@ -40,7 +41,7 @@ pub struct IngestArgs {
     #[arg(long)]
     rate: Option<u64>,
     /// Spread the events round-robin over this many distinct sources (each gets its own rate limiter).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::from(1..))]
     sources: usize,
     /// `on`: a `"*"` rate limit far above the run's volume, so every source is counted but none is throttled
     /// (the cost measured is the limiter's bookkeeping, not deferral); `off`: no rate limits, whatever
@@ -77,8 +78,6 @@ const MAX_PUBLISHES_IN_FLIGHT: usize = 64;
 /// # Errors
 /// When the scratch database or Redis cannot be used, or not every event is stored in time.
 pub(super) async fn run(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> {
-    anyhow::ensure!(args.events > 0, "--events must be at least 1");
-    anyhow::ensure!(args.sources > 0, "--sources must be at least 1");
     let scratch = Scratch::create(&settings).await?;
     let mut bench_settings = settings.clone();
     let id = ulid::Ulid::generate().to_string().to_lowercase();

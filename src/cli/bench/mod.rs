@@ -62,3 +62,36 @@ fn proc_status_bytes(field: &str) -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: BenchCommand,
+    }
+
+    #[test]
+    fn empty_runs_and_pages_past_the_api_limit_are_usage_errors() {
+        let refused = [
+            ["bench", "ingest", "--events", "0"],
+            ["bench", "ingest", "--sources", "0"],
+            ["bench", "query", "--events", "0"],
+            ["bench", "query", "--samples", "0"],
+            ["bench", "query", "--limit", "201"],
+        ];
+        for argv in refused {
+            let error = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{argv:?}"
+            );
+        }
+        assert!(Cli::try_parse_from(["bench", "ingest"]).is_ok());
+        assert!(Cli::try_parse_from(["bench", "query", "--limit", "200"]).is_ok());
+    }
+}

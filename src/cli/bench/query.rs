@@ -11,6 +11,7 @@
 use std::time::Instant;
 
 use clap::Args;
+use clap::builder::RangedU64ValueParser;
 use sea_orm::ConnectionTrait;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -31,16 +32,16 @@ const SOURCES: u64 = 50;
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// How many events the table holds.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     events: u64,
     /// How deep (in events) the deep pages start.
     #[arg(long, default_value_t = 500_000)]
     depth: u64,
     /// Requests timed per scenario.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = RangedU64ValueParser::<usize>::from(1..))]
     samples: usize,
-    /// Page size.
-    #[arg(long, default_value_t = 100)]
+    /// Page size (1–200, as the API allows).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=200))]
     limit: u64,
 }
 
@@ -49,12 +50,6 @@ pub struct QueryArgs {
 /// # Errors
 /// When the scratch database cannot be created or filled, or Herald does not start.
 pub(super) async fn run(args: &QueryArgs, settings: Settings) -> anyhow::Result<Value> {
-    anyhow::ensure!(args.events > 0, "--events must be at least 1");
-    anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
-    anyhow::ensure!(
-        (1..=200).contains(&args.limit),
-        "--limit must be from 1 to 200"
-    );
     let scratch = Scratch::create(&settings).await?;
     let outcome = measure(args, &settings, &scratch.url).await;
     scratch.drop_it().await;
