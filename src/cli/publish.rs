@@ -37,6 +37,46 @@ pub struct PublishArgs {
     json: bool,
 }
 
+/// Why a publish run stopped; printed as `herald publish: …` with exit code 1. Rejected envelopes are not
+/// errors: they are counted in the [`Summary`].
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    /// The file could not be opened.
+    #[error("cannot open {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line could not be read (not UTF-8, I/O error).
+    #[error("cannot read line {line}: {source}")]
+    Read {
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No answer from Herald.
+    #[error("cannot reach Herald at {url}: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// An answer that is not Herald's JSON.
+    #[error("unexpected answer from Herald ({status}): {source}")]
+    Unexpected {
+        status: reqwest::StatusCode,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Herald refused the whole request (auth, size, unavailable).
+    #[error("Herald answered {status}: {message}")]
+    Refused {
+        status: reqwest::StatusCode,
+        message: String,
+    },
+}
+
 /// Totals of a publish run.
 #[derive(Debug, Default)]
 struct Summary {
@@ -62,14 +102,14 @@ pub fn run(args: PublishArgs) -> ExitCode {
     };
     match result {
         Ok(summary) => report(&args, &summary),
-        Err(message) => {
-            eprintln!("herald publish: {message}");
+        Err(error) => {
+            eprintln!("herald publish: {error}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn publish_one(http: &reqwest::Client, args: &PublishArgs) -> Result<Summary, String> {
+async fn publish_one(http: &reqwest::Client, args: &PublishArgs) -> Result<Summary, PublishError> {
     let payload = args.payload.clone().unwrap_or_else(|| json!({}));
     let envelope = json!({ "type": args.event_type, "source": args.source, "payload": payload });
     let mut summary = Summary::default();
@@ -85,17 +125,19 @@ async fn publish_one(http: &reqwest::Client, args: &PublishArgs) -> Result<Summa
 }
 
 /// `--payload`, parsed by clap so that bad JSON is a usage error (exit code 2) like any other bad flag.
-fn parse_payload(text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+fn parse_payload(text: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_str(text)
 }
 
 async fn publish_file(
     http: &reqwest::Client,
     args: &PublishArgs,
     path: &PathBuf,
-) -> Result<Summary, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+) -> Result<Summary, PublishError> {
+    let file = std::fs::File::open(path).map_err(|source| PublishError::Open {
+        path: path.clone(),
+        source,
+    })?;
     // The bar follows the bytes read, so the file is read once and no line count is needed up front.
     let size = file.metadata().map_or(0, |m| m.len());
     let bar = if args.json {
@@ -115,7 +157,10 @@ async fn publish_file(
         .enumerate()
     {
         let number = number as u64 + 1;
-        let line = line.map_err(|e| format!("cannot read line {number}: {e}"))?;
+        let line = line.map_err(|source| PublishError::Read {
+            line: number,
+            source,
+        })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -172,7 +217,7 @@ async fn post(
     batch: &Value,
     lines: &[u64],
     summary: &mut Summary,
-) -> Result<(), String> {
+) -> Result<(), PublishError> {
     let url = format!("{}/events", args.url.trim_end_matches('/'));
     let mut request = http.post(&url).json(batch);
     if let Some(token) = &args.token {
@@ -181,12 +226,15 @@ async fn post(
     let response = request
         .send()
         .await
-        .map_err(|e| format!("cannot reach Herald at {}: {e}", args.url))?;
+        .map_err(|source| PublishError::Unreachable {
+            url: args.url.clone(),
+            source,
+        })?;
     let status = response.status();
     let body: Value = response
         .json()
         .await
-        .map_err(|e| format!("unexpected answer from Herald ({status}): {e}"))?;
+        .map_err(|source| PublishError::Unexpected { status, source })?;
     let line_of = |index: &Value| {
         index
             .as_u64()
@@ -230,10 +278,13 @@ async fn post(
             | "unavailable"
             | "unsupported_media_type",
         )
-        | None => Err(format!(
-            "Herald answered {status}: {}",
-            body["error"]["message"].as_str().unwrap_or("no message")
-        )),
+        | None => Err(PublishError::Refused {
+            status,
+            message: body["error"]["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .to_owned(),
+        }),
         Some(_) => {
             // A single envelope's own error (invalid field, id conflict, …).
             summary

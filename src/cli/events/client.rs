@@ -12,6 +12,63 @@ use super::ServerArgs;
 /// How long to wait for a TCP connection before saying Herald is unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What `Url::parse` fails with (the `url` crate's `ParseError`, which reqwest does not re-export).
+type UrlParseError = <Url as std::str::FromStr>::Err;
+
+/// Why a request to Herald failed. Its `Display` is the sentence printed after `herald events: `; the cause
+/// stays attached as the source.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ClientError {
+    /// `--url` is not a URL.
+    #[error("--url {url:?} is not a valid URL: {source}")]
+    InvalidUrl {
+        url: String,
+        #[source]
+        source: UrlParseError,
+    },
+    /// `--url` is a URL that takes no path (`mailto:`, `data:`).
+    #[error("--url {url:?} is not an http(s) URL")]
+    NotHttp { url: String },
+    /// The HTTP client could not be built.
+    #[error("cannot build an HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+    /// No connection to Herald: most likely it is not running.
+    #[error(
+        "cannot reach Herald at {url}: {}; is it running? Start it with `herald serve`, or point --url \
+         (or HERALD_URL) at it",
+        root_cause(.source)
+    )]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The request failed after connecting (timeout, reset).
+    #[error("request to Herald at {url} failed: {}", root_cause(.source))]
+    RequestFailed {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The answer's body could not be read.
+    #[error("cannot read Herald's answer ({status}): {source}")]
+    ReadAnswer {
+        status: StatusCode,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A 2xx answer that is not JSON: `--url` is likely not a Herald.
+    #[error("unexpected answer from Herald ({status}): not JSON (is --url a Herald?)")]
+    NotJson {
+        status: StatusCode,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Herald (or a proxy) refused: the line [`error_message`] makes of its answer.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// An HTTP client bound to one Herald and token.
 pub(super) struct Client<'a> {
     server: &'a ServerArgs,
@@ -20,24 +77,37 @@ pub(super) struct Client<'a> {
 }
 
 impl<'a> Client<'a> {
-    pub(super) fn new(server: &'a ServerArgs) -> Result<Client<'a>, String> {
-        let base = Url::parse(&server.url)
-            .map_err(|e| format!("--url {:?} is not a valid URL: {e}", server.url))?;
+    /// A client for `server`.
+    ///
+    /// # Errors
+    /// When `--url` is not an http(s) URL or no HTTP client can be built.
+    pub(super) fn new(server: &'a ServerArgs) -> Result<Client<'a>, ClientError> {
+        let base = Url::parse(&server.url).map_err(|source| ClientError::InvalidUrl {
+            url: server.url.clone(),
+            source,
+        })?;
         if base.cannot_be_a_base() {
-            return Err(format!("--url {:?} is not an http(s) URL", server.url));
+            return Err(ClientError::NotHttp {
+                url: server.url.clone(),
+            });
         }
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+            .map_err(ClientError::Build)?;
         Ok(Client { server, base, http })
     }
 
     /// The base URL plus `segments`, each percent-encoded as one path segment (an id with `/` or `?` stays one).
-    pub(super) fn url(&self, segments: &[&str]) -> Result<Url, String> {
+    ///
+    /// # Errors
+    /// When `--url` takes no path.
+    pub(super) fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
-            .map_err(|()| format!("--url {:?} is not an http(s) URL", self.server.url))?
+            .map_err(|()| ClientError::NotHttp {
+                url: self.server.url.clone(),
+            })?
             .pop_if_empty()
             .extend(segments);
         Ok(url)
@@ -46,52 +116,43 @@ impl<'a> Client<'a> {
     /// `GET url?query` → the JSON body of a 2xx answer. `event_id` names the event a 404 is about.
     ///
     /// # Errors
-    /// A sentence for the user: Herald unreachable (suggesting `herald serve`), an auth failure (suggesting
-    /// `--token`), no such event, or the server's `code: message`.
+    /// Herald unreachable (suggesting `herald serve`), an auth failure (suggesting `--token`), no such event, or
+    /// the server's `code: message`.
     pub(super) async fn get(
         &self,
         url: Url,
         query: &[(&str, String)],
         event_id: Option<&str>,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, ClientError> {
         let mut request = self.http.get(url).query(query);
         if let Some(token) = &self.server.token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(|e| {
-            if e.is_connect() {
-                format!(
-                    "cannot reach Herald at {}: {}; is it running? Start it with `herald serve`, or point --url \
-                     (or HERALD_URL) at it",
-                    self.server.url,
-                    root_cause(&e)
-                )
+        let response = request.send().await.map_err(|source| {
+            let url = self.server.url.clone();
+            if source.is_connect() {
+                ClientError::Unreachable { url, source }
             } else {
-                format!(
-                    "request to Herald at {} failed: {}",
-                    self.server.url,
-                    root_cause(&e)
-                )
+                ClientError::RequestFailed { url, source }
             }
         })?;
         let status = response.status();
         let text = response
             .text()
             .await
-            .map_err(|e| format!("cannot read Herald's answer ({status}): {e}"))?;
-        let body: Option<Value> = serde_json::from_str(&text).ok();
+            .map_err(|source| ClientError::ReadAnswer { status, source })?;
         if status.is_success() {
-            return body.ok_or_else(|| {
-                format!("unexpected answer from Herald ({status}): not JSON (is --url a Herald?)")
-            });
+            return serde_json::from_str(&text)
+                .map_err(|source| ClientError::NotJson { status, source });
         }
-        Err(error_message(
+        let body: Option<Value> = serde_json::from_str(&text).ok();
+        Err(ClientError::Refused(error_message(
             status,
             body.as_ref(),
             &text,
             event_id,
             self.server.token.is_some(),
-        ))
+        )))
     }
 }
 
@@ -171,6 +232,29 @@ mod tests {
         assert_eq!(truncate("abcd", 3), "ab…");
         assert_eq!(truncate("ééééé", 4).chars().count(), 4);
         assert_eq!(truncate("", 0), "");
+    }
+
+    #[test]
+    fn a_url_that_is_not_http_is_refused_with_the_flag_named() {
+        let server = |url: &str| ServerArgs {
+            url: url.to_owned(),
+            token: None,
+        };
+
+        let garbage = Client::new(&server("not a url")).err().unwrap();
+        let mailto = Client::new(&server("mailto:a@b")).err().unwrap();
+
+        assert!(
+            garbage
+                .to_string()
+                .starts_with(r#"--url "not a url" is not a valid URL: "#),
+            "{garbage}"
+        );
+        assert!(std::error::Error::source(&garbage).is_some());
+        assert_eq!(
+            mailto.to_string(),
+            r#"--url "mailto:a@b" is not an http(s) URL"#
+        );
     }
 
     #[test]

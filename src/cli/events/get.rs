@@ -13,11 +13,9 @@ pub(super) async fn run(args: &GetArgs) -> Result<(), Failure> {
     let body = client.get(url, &[], Some(&args.id)).await?;
     let data = &body["data"];
     if !data["event"].is_object() {
-        return Err(
-            "unexpected answer from Herald: no data.event object (is --url a Herald?)"
-                .to_owned()
-                .into(),
-        );
+        return Err(Failure::Unexpected {
+            missing: "data.event object",
+        });
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -35,9 +35,11 @@ pub(super) async fn run(args: &ListArgs) -> Result<(), Failure> {
             query.push(("cursor", c.clone()));
         }
         let body = client.get(url.clone(), &query, None).await?;
-        let events = body["data"]["events"].as_array().ok_or_else(|| {
-            "unexpected answer from Herald: no data.events array (is --url a Herald?)".to_owned()
-        })?;
+        let events = body["data"]["events"]
+            .as_array()
+            .ok_or(Failure::Unexpected {
+                missing: "data.events array",
+            })?;
         count += events.len() as u64;
         progress.set_position(count);
         if args.json {

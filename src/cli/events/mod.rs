@@ -90,18 +90,20 @@ pub struct GetArgs {
 }
 
 /// Why a command failed; each becomes one `herald events: …` line on stderr and exit code 1.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 enum Failure {
-    /// A message for the user.
-    Message(String),
+    /// Herald could not be asked, or refused.
+    #[error(transparent)]
+    Client(#[from] client::ClientError),
+    /// A 2xx answer without the expected shape: `--url` is likely not a Herald.
+    #[error("unexpected answer from Herald: no {missing} (is --url a Herald?)")]
+    Unexpected { missing: &'static str },
+    /// Stdout could not be written.
+    #[error("cannot write the output: {0}")]
+    Write(#[source] std::io::Error),
     /// Stdout was closed (`| head`): not an error, stop quietly.
+    #[error("stdout was closed")]
     StdoutClosed,
-}
-
-impl From<String> for Failure {
-    fn from(message: String) -> Failure {
-        Failure::Message(message)
-    }
 }
 
 impl From<std::io::Error> for Failure {
@@ -109,7 +111,7 @@ impl From<std::io::Error> for Failure {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             Failure::StdoutClosed
         } else {
-            Failure::Message(format!("cannot write the output: {e}"))
+            Failure::Write(e)
         }
     }
 }
@@ -127,8 +129,8 @@ pub fn run(command: EventsCommand) -> ExitCode {
     };
     match result {
         Ok(()) | Err(Failure::StdoutClosed) => ExitCode::SUCCESS,
-        Err(Failure::Message(message)) => {
-            eprintln!("herald events: {message}");
+        Err(failure) => {
+            eprintln!("herald events: {failure}");
             ExitCode::FAILURE
         }
     }
