@@ -1,8 +1,6 @@
 //! The `herald` command line (SPEC §12).
 
 mod bench;
-mod bench_query;
-mod bench_ws;
 mod events;
 mod publish;
 mod token;

@@ -14,17 +14,17 @@ use crate::http::routes::ingest::MAX_BATCH;
 /// `herald publish …`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The event type (`service.domain.action`).
+    /// The event type (`service.domain.action`). With `--file`, the type of every line that has none.
     #[arg(long = "type", value_name = "TYPE", required_unless_present = "file")]
     event_type: Option<String>,
-    /// The publishing source.
+    /// The publishing source. With `--file`, the source of every line that has none.
     #[arg(long, required_unless_present = "file")]
     source: Option<String>,
     /// The payload, as JSON.
-    #[arg(long, conflicts_with = "file")]
-    payload: Option<String>,
+    #[arg(long, conflicts_with = "file", value_parser = parse_payload)]
+    payload: Option<Value>,
     /// An NDJSON file: one envelope per line.
-    #[arg(long, conflicts_with_all = ["event_type", "source"])]
+    #[arg(long)]
     file: Option<PathBuf>,
     /// Herald's base URL.
     #[arg(long, env = "HERALD_URL", default_value = "http://127.0.0.1:8080")]
@@ -35,6 +35,46 @@ pub struct PublishArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Why a publish run stopped; printed as `herald publish: …` with exit code 1. Rejected envelopes are not
+/// errors: they are counted in the [`Summary`].
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    /// The file could not be opened.
+    #[error("cannot open {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line could not be read (not UTF-8, I/O error).
+    #[error("cannot read line {line}: {source}")]
+    Read {
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No answer from Herald.
+    #[error("cannot reach Herald at {url}: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// An answer that is not Herald's JSON.
+    #[error("unexpected answer from Herald ({status}): {source}")]
+    Unexpected {
+        status: reqwest::StatusCode,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Herald refused the whole request (auth, size, unavailable).
+    #[error("Herald answered {status}: {message}")]
+    Refused {
+        status: reqwest::StatusCode,
+        message: String,
+    },
 }
 
 /// Totals of a publish run.
@@ -50,9 +90,11 @@ struct Summary {
 /// Runs `herald publish`.
 pub fn run(args: PublishArgs) -> ExitCode {
     let result = match super::block_on("publish", async {
+        // One client for the whole run, so every batch reuses its connection.
+        let http = reqwest::Client::new();
         match &args.file {
-            Some(path) => publish_file(&args, path).await,
-            None => publish_one(&args).await,
+            Some(path) => publish_file(&http, &args, path).await,
+            None => publish_one(&http, &args).await,
         }
     }) {
         Ok(result) => result,
@@ -60,53 +102,71 @@ pub fn run(args: PublishArgs) -> ExitCode {
     };
     match result {
         Ok(summary) => report(&args, &summary),
-        Err(message) => {
-            eprintln!("herald publish: {message}");
+        Err(error) => {
+            eprintln!("herald publish: {error}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn publish_one(args: &PublishArgs) -> Result<Summary, String> {
-    let payload: Value = match &args.payload {
-        Some(text) => {
-            serde_json::from_str(text).map_err(|e| format!("--payload is not valid JSON: {e}"))?
-        }
-        None => json!({}),
-    };
+async fn publish_one(http: &reqwest::Client, args: &PublishArgs) -> Result<Summary, PublishError> {
+    let payload = args.payload.clone().unwrap_or_else(|| json!({}));
     let envelope = json!({ "type": args.event_type, "source": args.source, "payload": payload });
     let mut summary = Summary::default();
-    post(args, &Value::Array(vec![envelope]), &[1], &mut summary).await?;
+    post(
+        http,
+        args,
+        &Value::Array(vec![envelope]),
+        &[1],
+        &mut summary,
+    )
+    .await?;
     Ok(summary)
 }
 
-async fn publish_file(args: &PublishArgs, path: &PathBuf) -> Result<Summary, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let total = std::io::BufReader::new(&file).lines().count() as u64;
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+/// `--payload`, parsed by clap so that bad JSON is a usage error (exit code 2) like any other bad flag.
+fn parse_payload(text: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+async fn publish_file(
+    http: &reqwest::Client,
+    args: &PublishArgs,
+    path: &PathBuf,
+) -> Result<Summary, PublishError> {
+    let file = std::fs::File::open(path).map_err(|source| PublishError::Open {
+        path: path.clone(),
+        source,
+    })?;
+    // The bar follows the bytes read, so the file is read once and no line count is needed up front.
+    let size = file.metadata().map_or(0, |m| m.len());
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(total)
+        ProgressBar::new(size)
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} lines  {per_sec}  eta {eta}")
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes}  {bytes_per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut summary = Summary::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut lines = Vec::with_capacity(MAX_BATCH);
-    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+    for (number, line) in std::io::BufReader::new(bar.wrap_read(file))
+        .lines()
+        .enumerate()
+    {
         let number = number as u64 + 1;
-        let line = line.map_err(|e| format!("cannot read line {number}: {e}"))?;
+        let line = line.map_err(|source| PublishError::Read {
+            line: number,
+            source,
+        })?;
         if line.trim().is_empty() {
-            bar.inc(1);
             continue;
         }
         match serde_json::from_str::<Value>(&line) {
-            Ok(envelope) => {
+            Ok(mut envelope) => {
+                fill_in(&mut envelope, args);
                 batch.push(envelope);
                 lines.push(number);
             }
@@ -117,45 +177,64 @@ async fn publish_file(args: &PublishArgs, path: &PathBuf) -> Result<Summary, Str
         }
         if batch.len() == MAX_BATCH {
             post(
+                http,
                 args,
                 &Value::Array(std::mem::take(&mut batch)),
                 &lines,
                 &mut summary,
             )
             .await?;
-            bar.inc(lines.len() as u64);
             lines.clear();
         }
     }
     if !batch.is_empty() {
-        post(args, &Value::Array(batch), &lines, &mut summary).await?;
+        post(http, args, &Value::Array(batch), &lines, &mut summary).await?;
     }
     bar.finish_and_clear();
     summary.rejected.sort_by_key(|(line, _)| *line);
     Ok(summary)
 }
 
+/// Gives a line without a `type` or `source` the one of `--type` / `--source` (SPEC §12); a line's own value
+/// stays. Anything but a JSON object is left for Herald to reject.
+fn fill_in(envelope: &mut Value, args: &PublishArgs) {
+    let Value::Object(fields) = envelope else {
+        return;
+    };
+    for (key, default) in [("type", &args.event_type), ("source", &args.source)] {
+        if let Some(default) = default
+            && !fields.contains_key(key)
+        {
+            fields.insert(key.to_owned(), Value::String(default.clone()));
+        }
+    }
+}
+
 /// Posts one batch; `lines[i]` is the line (or position) of `batch[i]`, used to report rejections.
 async fn post(
+    http: &reqwest::Client,
     args: &PublishArgs,
     batch: &Value,
     lines: &[u64],
     summary: &mut Summary,
-) -> Result<(), String> {
+) -> Result<(), PublishError> {
     let url = format!("{}/events", args.url.trim_end_matches('/'));
-    let mut request = reqwest::Client::new().post(&url).json(batch);
+    let mut request = http.post(&url).json(batch);
     if let Some(token) = &args.token {
         request = request.bearer_auth(token);
     }
     let response = request
         .send()
         .await
-        .map_err(|e| format!("cannot reach Herald at {}: {e}", args.url))?;
+        .map_err(|source| PublishError::Unreachable {
+            url: args.url.clone(),
+            source,
+        })?;
     let status = response.status();
     let body: Value = response
         .json()
         .await
-        .map_err(|e| format!("unexpected answer from Herald ({status}): {e}"))?;
+        .map_err(|source| PublishError::Unexpected { status, source })?;
     let line_of = |index: &Value| {
         index
             .as_u64()
@@ -199,10 +278,13 @@ async fn post(
             | "unavailable"
             | "unsupported_media_type",
         )
-        | None => Err(format!(
-            "Herald answered {status}: {}",
-            body["error"]["message"].as_str().unwrap_or("no message")
-        )),
+        | None => Err(PublishError::Refused {
+            status,
+            message: body["error"]["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .to_owned(),
+        }),
         Some(_) => {
             // A single envelope's own error (invalid field, id conflict, …).
             summary
@@ -255,5 +337,65 @@ fn report(args: &PublishArgs, summary: &Summary) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: PublishArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<PublishArgs, clap::Error> {
+        Cli::try_parse_from(["publish"].iter().chain(args)).map(|cli| cli.args)
+    }
+
+    #[test]
+    fn type_and_source_fill_in_only_the_fields_a_line_lacks() {
+        let args = parse(&["--file", "x.ndjson", "--type", "t.a.b", "--source", "s"]).unwrap();
+        let mut bare = json!({ "payload": {} });
+        let mut own = json!({ "type": "own.type.x", "source": "own" });
+        let mut not_an_object = json!([1]);
+
+        fill_in(&mut bare, &args);
+        fill_in(&mut own, &args);
+        fill_in(&mut not_an_object, &args);
+
+        assert_eq!(
+            bare,
+            json!({ "type": "t.a.b", "source": "s", "payload": {} })
+        );
+        assert_eq!(own, json!({ "type": "own.type.x", "source": "own" }));
+        assert_eq!(not_an_object, json!([1]));
+    }
+
+    #[test]
+    fn type_and_source_are_needed_without_a_file_and_a_payload_never_goes_with_one() {
+        assert!(parse(&["--file", "x.ndjson"]).is_ok());
+        assert!(parse(&["--file", "x.ndjson", "--source", "s"]).is_ok());
+        assert!(parse(&["--type", "t.a.b"]).is_err());
+        let bad_payload =
+            parse(&["--type", "t.a.b", "--source", "s", "--payload", "{"]).unwrap_err();
+        assert_eq!(bad_payload.kind(), clap::error::ErrorKind::ValueValidation);
+        let payload = parse(&[
+            "--type",
+            "t.a.b",
+            "--source",
+            "s",
+            "--payload",
+            r#"{"k":1}"#,
+        ])
+        .unwrap();
+        assert_eq!(payload.payload, Some(json!({ "k": 1 })));
+        let payload_with_file = parse(&["--file", "x.ndjson", "--payload", "{}"]).unwrap_err();
+        assert_eq!(
+            payload_with_file.kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
     }
 }

@@ -99,6 +99,75 @@ async fn publish_from_a_file_sends_every_valid_line_and_reports_the_bad_ones_by_
 }
 
 #[actix_web::test]
+async fn publish_from_a_file_fills_in_type_and_source_only_where_a_line_lacks_them() {
+    // Arrange: SPEC §12: with --file, --type and --source fill in lines that lack them; a line's own values stay.
+    let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.ndjson");
+    let lines = [
+        r#"{"id":"fill-both","payload":{"i":1}}"#,
+        r#"{"id":"own-type","type":"cli.own.type","payload":{"i":2}}"#,
+        r#"{"id":"own-source","source":"cli.own.source","payload":{"i":3}}"#,
+        r#"{"id":"own-both","type":"cli.own.both","source":"cli.own.both","payload":{"i":4}}"#,
+    ];
+    std::fs::write(&path, lines.join("\n")).unwrap();
+
+    // Act
+    let output = herald()
+        .args([
+            "publish",
+            "--type",
+            "cli.filled.type",
+            "--source",
+            "cli.filled",
+        ])
+        .arg("--file")
+        .arg(&path)
+        .args(["--url", &app.address, "--json"])
+        .output()
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["accepted"], 4, "{summary}");
+    let expected = [
+        ("fill-both", "cli.filled.type", "cli.filled"),
+        ("own-type", "cli.own.type", "cli.filled"),
+        ("own-source", "cli.filled.type", "cli.own.source"),
+        ("own-both", "cli.own.both", "cli.own.both"),
+    ];
+    for (id, event_type, source) in expected {
+        let event = app.stored_event(id).await;
+        assert_eq!(event["type"], event_type, "{id}: {event}");
+        assert_eq!(event["source"], source, "{id}: {event}");
+    }
+}
+
+#[actix_web::test]
+async fn publish_refuses_a_payload_with_a_file_as_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.ndjson");
+    std::fs::write(&path, r#"{"type":"a.b","source":"s"}"#).unwrap();
+
+    let output = herald()
+        .args(["publish", "--payload", "{}", "--file"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
+#[actix_web::test]
 async fn publish_without_a_reachable_herald_fails_with_a_clear_message() {
     let port = crate::helpers::free_port();
     let output = herald()

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::bench::current_rss_bytes;
 use futures::StreamExt;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::{Latencies, current_rss_bytes};
 
 /// When each event was published, as nanoseconds after an origin (0 = not yet), shared without a lock between the
 /// publisher and the client thread.
@@ -58,7 +59,7 @@ impl PublishTimes {
 /// What the clients measured.
 pub(super) struct WsReport {
     /// Publish→receipt, one per event per client.
-    pub(super) latencies_ms: Vec<f64>,
+    pub(super) latencies: Latencies,
     /// Events the clients were told they missed (`lagged`).
     pub(super) missed: u64,
 }
@@ -183,9 +184,9 @@ async fn run_clients(
         .map(|mut stream| {
             let times = times.clone();
             tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(events);
+                let mut latencies = Latencies::new();
                 let mut missed = 0u64;
-                while (latencies.len() as u64 + missed) < events as u64 {
+                while latencies.count() + missed < events as u64 {
                     let Some(message) = stream.next().await else {
                         anyhow::bail!("a WebSocket closed early");
                     };
@@ -194,7 +195,9 @@ async fn run_clients(
                     };
                     let now = Instant::now();
                     if let Some(i) = bench_index(&text) {
-                        latencies.extend(times.latency_ms(i, now));
+                        if let Some(ms) = times.latency_ms(i, now) {
+                            latencies.record_ms(ms);
+                        }
                     } else if let Some(n) = lagged_missed(&text) {
                         missed += n;
                     }
@@ -205,13 +208,16 @@ async fn run_clients(
         })
         .collect();
     let mut all = WsReport {
-        latencies_ms: Vec::with_capacity(events * count),
+        latencies: Latencies::new(),
         missed: 0,
     };
     for reader in readers {
         match reader.await {
             Ok(Ok((latencies, missed))) => {
-                all.latencies_ms.extend(latencies);
+                if let Err(e) = all.latencies.merge(&latencies) {
+                    let _ = report.send(Err(e));
+                    return;
+                }
                 all.missed += missed;
             }
             Ok(Err(e)) => {

@@ -11,11 +11,12 @@
 use std::time::Instant;
 
 use clap::Args;
+use clap::builder::RangedU64ValueParser;
 use sea_orm::ConnectionTrait;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::bench::{Scratch, peak_rss_bytes, percentile, round};
+use super::{Latencies, Scratch, peak_rss_bytes, round};
 use crate::auth::AccessPolicy;
 use crate::config::{EventsMode, Settings};
 use crate::http::pagination::{QueryParams, encode_cursor};
@@ -31,16 +32,16 @@ const SOURCES: u64 = 50;
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// How many events the table holds.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     events: u64,
     /// How deep (in events) the deep pages start.
     #[arg(long, default_value_t = 500_000)]
     depth: u64,
     /// Requests timed per scenario.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = RangedU64ValueParser::<usize>::from(1..))]
     samples: usize,
-    /// Page size.
-    #[arg(long, default_value_t = 100)]
+    /// Page size (1–200, as the API allows).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=200))]
     limit: u64,
 }
 
@@ -48,13 +49,7 @@ pub struct QueryArgs {
 ///
 /// # Errors
 /// When the scratch database cannot be created or filled, or Herald does not start.
-pub async fn run(args: &QueryArgs, settings: Settings) -> anyhow::Result<Value> {
-    anyhow::ensure!(args.events > 0, "--events must be at least 1");
-    anyhow::ensure!(args.samples > 0, "--samples must be at least 1");
-    anyhow::ensure!(
-        (1..=200).contains(&args.limit),
-        "--limit must be from 1 to 200"
-    );
+pub(super) async fn run(args: &QueryArgs, settings: Settings) -> anyhow::Result<Value> {
     let scratch = Scratch::create(&settings).await?;
     let outcome = measure(args, &settings, &scratch.url).await;
     scratch.drop_it().await;
@@ -119,7 +114,7 @@ async fn measure(
             if let Some(before) = cursor_before {
                 query.push(("cursor", cursor_for(&filter, before)?));
             }
-            let mut latencies = Vec::with_capacity(args.samples);
+            let mut latencies = Latencies::new();
             let mut returned = 0;
             // One untimed request warms the connection and the statement cache.
             client.get(&base).query(&query).send().await?;
@@ -128,20 +123,16 @@ async fn measure(
                 let response = client.get(&base).query(&query).send().await?;
                 let status = response.status();
                 let body: Value = response.json().await?;
-                latencies.push(started.elapsed().as_secs_f64() * 1e3);
+                latencies.record_ms(started.elapsed().as_secs_f64() * 1e3);
                 anyhow::ensure!(status.is_success(), "{name}/{depth}: {status} {body}");
                 returned = body["data"]["events"].as_array().map_or(0, Vec::len);
             }
-            scenarios.insert(
-                format!("{name}.{depth}"),
-                json!({
-                    "p50": round(percentile(&latencies, 50.0)),
-                    "p95": round(percentile(&latencies, 95.0)),
-                    "p99": round(percentile(&latencies, 99.0)),
-                    "max": round(latencies.iter().copied().fold(0.0, f64::max)),
-                    "events": returned,
-                }),
-            );
+            scenarios.insert(format!("{name}.{depth}"), {
+                let mut view = latencies.percentiles();
+                view.insert("max".to_owned(), json!(latencies.max_ms()));
+                view.insert("events".to_owned(), json!(returned));
+                Value::Object(view)
+            });
         }
     }
     shutdown.shutdown();

@@ -1,0 +1,321 @@
+//! `herald bench ingest`: end-to-end ingest throughput and latency against the configured database and Redis,
+//! next to a same-run baseline of a plain bulk insert (SPEC §14). Prints one JSON line; never asserts.
+//!
+//! The run uses a scratch database on the configured server (a new PostgreSQL database, or a new SQLite file
+//! beside the system temp dir) and a private stream key, so numbers are reproducible and no real data is touched;
+//! both are removed afterwards. Publisher and Herald share this process, as they share the machine in any
+//! single-host measurement.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Context, Handler};
+use clap::Args;
+use clap::builder::RangedU64ValueParser;
+use indicatif::ProgressBar;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use super::baseline::measure_baseline;
+use super::publisher::Publisher;
+use super::ws::{PublishTimes, WsClients, WsReport};
+use super::{Latencies, Scratch, peak_rss_bytes, round};
+use crate::actors::{EventsStored, SubscribeStored};
+use crate::auth::AccessPolicy;
+use crate::config::{EventsMode, Settings};
+use crate::startup::Application;
+
+/// `herald bench ingest` options.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// How many events to publish.
+    #[arg(long, default_value_t = 100_000, value_parser = RangedU64ValueParser::<usize>::from(1..))]
+    events: usize,
+    /// Size of each payload, as compact JSON.
+    #[arg(long, default_value_t = 400)]
+    payload_bytes: usize,
+    /// Publish at most this many events per second (default: as fast as possible, which measures throughput;
+    /// a rate below capacity measures latency without a backlog).
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Spread the events round-robin over this many distinct sources (each gets its own rate limiter).
+    #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::from(1..))]
+    sources: usize,
+    /// `on`: a `"*"` rate limit far above the run's volume, so every source is counted but none is throttled
+    /// (the cost measured is the limiter's bookkeeping, not deferral); `off`: no rate limits, whatever
+    /// `EVENT_SOURCE_RATE_LIMITS` says.
+    #[arg(long, value_enum, default_value_t = RateLimitsSwitch::Off)]
+    rate_limits: RateLimitsSwitch,
+    /// Connect this many WebSocket clients to `/ws` before publishing, and report publish→WebSocket latency
+    /// (over every client's receipts) and the memory an idle session costs (`wsSessionBytes`).
+    #[arg(long, default_value_t = 0)]
+    ws_clients: usize,
+}
+
+/// `--rate-limits on|off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RateLimitsSwitch {
+    /// A `"*"` limit no run reaches.
+    On,
+    /// No limits.
+    Off,
+}
+
+/// The `"*"` entry of `--rate-limits on`: a billion events a minute per source, which no run reaches.
+const UNREACHED_RATE_LIMITS: &str = r#"[{"source":"*","limit":1000000000,"intervalMs":60000}]"#;
+
+/// Events published per request or pipeline.
+const PUBLISH_BATCH: usize = 500;
+/// With `--rate`, how many publishes a second the events are spread over.
+const PUBLISH_TICKS_PER_SECOND: u64 = 100;
+/// With `--rate`, how many publishes may be in flight at once, so a slow one does not hold up the schedule.
+const MAX_PUBLISHES_IN_FLIGHT: usize = 64;
+
+/// Runs `herald bench ingest` and returns its JSON line.
+///
+/// # Errors
+/// When the scratch database or Redis cannot be used, or not every event is stored in time.
+pub(super) async fn run(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> {
+    let scratch = Scratch::create(&settings).await?;
+    let mut bench_settings = settings.clone();
+    let id = ulid::Ulid::generate().to_string().to_lowercase();
+    bench_settings.database_url = SecretString::from(scratch.url.clone());
+    bench_settings.listen = "127.0.0.1:0".parse()?;
+    bench_settings.event_stream = format!("herald:bench:{id}:events");
+    bench_settings.consumer_group = format!("herald-bench-{id}");
+    bench_settings.event_source_rate_limits = match args.rate_limits {
+        RateLimitsSwitch::On => {
+            crate::config::rate_limits::RateLimits::parse(UNREACHED_RATE_LIMITS)?
+        }
+        RateLimitsSwitch::Off => crate::config::rate_limits::RateLimits::default(),
+    };
+
+    let outcome = measure_pipeline(args, &bench_settings).await;
+    let baseline = match &outcome {
+        Ok(_) => measure_baseline(args.events, args.payload_bytes, &scratch.url).await,
+        Err(_) => Ok(0.0),
+    };
+    if let (EventsMode::Redis, Some(url)) = (settings.events_mode, &settings.redis_url) {
+        let client = crate::redis::client(url).await?;
+        let _: Result<u64, _> =
+            fred::prelude::KeysInterface::del(&client, bench_settings.event_stream.as_str()).await;
+    }
+    scratch.drop_it().await;
+    let pipeline = outcome?;
+    let baseline = baseline?;
+    Ok(json!({
+        "bench": "ingest",
+        "mode": settings.events_mode.as_str(),
+        "database": if settings.is_sqlite() { "sqlite" } else { "postgres" },
+        "events": args.events,
+        "payloadBytes": args.payload_bytes,
+        "rate": args.rate,
+        "sources": args.sources,
+        "rateLimits": matches!(args.rate_limits, RateLimitsSwitch::On),
+        "eventsPerSecond": round(pipeline.events_per_second),
+        "latencyMs": {
+            "publishToStored": Value::Object(pipeline.latencies.percentiles()),
+            "publishToWebSocket": pipeline.ws.as_ref().map(|ws| {
+                let mut view = ws.latencies.percentiles();
+                view.insert("receipts".to_owned(), json!(ws.latencies.count()));
+                view.insert("missed".to_owned(), json!(ws.missed));
+                Value::Object(view)
+            }),
+        },
+        "wsClients": args.ws_clients,
+        "wsSessionBytes": pipeline.ws_session_bytes,
+        "peakRssBytes": peak_rss_bytes(),
+        "baseline": {
+            "eventsPerSecond": round(baseline),
+            "method": if settings.is_sqlite() { "500-row transactions" } else { "COPY in batches of 5,000" },
+        },
+        "ratio": if baseline > 0.0 { round(pipeline.events_per_second / baseline) } else { 0.0 },
+    }))
+}
+
+struct PipelineResult {
+    events_per_second: f64,
+    /// Publish → `EventsStored`, one per event.
+    latencies: Latencies,
+    /// With `--ws-clients`: what the clients measured.
+    ws: Option<WsReport>,
+    /// With `--ws-clients`: RSS growth per connected client.
+    ws_session_bytes: Option<u64>,
+}
+
+/// Starts Herald on the scratch database, publishes `args.events` events the way a user would (XADD in redis
+/// mode, `POST /events` inline), and times each from publish to its `EventsStored` notification.
+async fn measure_pipeline(
+    args: &IngestArgs,
+    settings: &Settings,
+) -> anyhow::Result<PipelineResult> {
+    let app = Application::build_with_access(settings.clone(), AccessPolicy::Anonymous).await?;
+    let port = app.port();
+    let router = app.router();
+    let shutdown = app.shutdown_handle();
+    let server = actix_rt::spawn(app.run_until_stopped());
+
+    let published: Arc<Mutex<HashMap<String, Instant>>> =
+        Arc::new(Mutex::new(HashMap::with_capacity(args.events)));
+    let (done_tx, done_rx) = oneshot::channel();
+    let probe = StoredProbe {
+        published: published.clone(),
+        latencies: Latencies::new(),
+        expected: args.events,
+        done: Some(done_tx),
+    }
+    .start();
+    router
+        .send(SubscribeStored {
+            recipient: probe.recipient(),
+        })
+        .await?;
+
+    let publish_times = PublishTimes::new(args.events);
+    let ws_clients = if args.ws_clients > 0 {
+        Some(WsClients::connect(port, args.ws_clients, args.events, publish_times.clone()).await?)
+    } else {
+        None
+    };
+
+    let payload = payload_of(args.payload_bytes);
+    let progress = ProgressBar::new(args.events as u64);
+    let started = Instant::now();
+    let publisher = Publisher::new(settings, port).await?;
+    // With a rate, events go out in small batches on a 10 ms schedule, several requests in flight, so that the
+    // latencies measure a steady stream rather than the drain of 500-event bursts; without one, in batches of
+    // 500, one at a time (throughput).
+    let (batch_size, max_in_flight) = match args.rate {
+        Some(rate) => (
+            ((rate / PUBLISH_TICKS_PER_SECOND) as usize).clamp(1, PUBLISH_BATCH),
+            MAX_PUBLISHES_IN_FLIGHT,
+        ),
+        None => (PUBLISH_BATCH, 1),
+    };
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut sent = 0;
+    while sent < args.events {
+        let count = batch_size.min(args.events - sent);
+        let batch: Vec<Value> = (sent..sent + count)
+            .map(|i| envelope(i, &payload, args.sources))
+            .collect();
+        if let Some(rate) = args.rate {
+            let due = started + Duration::from_secs_f64(sent as f64 / rate as f64);
+            let wait = tokio::time::sleep_until(due.into());
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    Some(done) = futures::StreamExt::next(&mut in_flight) => done?,
+                }
+            }
+        }
+        {
+            let now = Instant::now();
+            // unwrap: the mutex is never held across a panic.
+            let mut map = published.lock().unwrap();
+            for e in &batch {
+                map.insert(e["id"].as_str().unwrap_or_default().to_owned(), now);
+            }
+            publish_times.mark(sent..sent + count, now);
+        }
+        in_flight.push(publisher.publish(&settings.event_stream, batch));
+        while in_flight.len() >= max_in_flight {
+            if let Some(done) = futures::StreamExt::next(&mut in_flight).await {
+                done?;
+            }
+        }
+        sent += count;
+        progress.set_position(sent as u64);
+    }
+    while let Some(done) = futures::StreamExt::next(&mut in_flight).await {
+        done?;
+    }
+    let latencies = tokio::time::timeout(Duration::from_secs(600), done_rx)
+        .await
+        .map_err(|_| anyhow::anyhow!("not every event was stored within 10 minutes"))??;
+    let elapsed = started.elapsed();
+    let ws_session_bytes = ws_clients.as_ref().and_then(|c| c.session_bytes());
+    let ws = match ws_clients {
+        Some(clients) => {
+            tracing::debug!(
+                clients = clients.count(),
+                "Waiting for the WebSocket clients."
+            );
+            Some(clients.finish(Duration::from_secs(600)).await?)
+        }
+        None => None,
+    };
+    publisher.wait_acked(settings).await?;
+    progress.finish_and_clear();
+    shutdown.shutdown();
+    let _ = server.await;
+    Ok(PipelineResult {
+        events_per_second: args.events as f64 / elapsed.as_secs_f64(),
+        latencies,
+        ws,
+        ws_session_bytes,
+    })
+}
+
+/// Records publish→stored latency for each newly stored event.
+struct StoredProbe {
+    published: Arc<Mutex<HashMap<String, Instant>>>,
+    latencies: Latencies,
+    expected: usize,
+    done: Option<oneshot::Sender<Latencies>>,
+}
+
+impl Actor for StoredProbe {
+    type Context = Context<Self>;
+}
+
+impl Handler<EventsStored> for StoredProbe {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsStored, _ctx: &mut Self::Context) {
+        let now = Instant::now();
+        {
+            // unwrap: the mutex is never held across a panic.
+            let mut published = self.published.lock().unwrap();
+            for event in msg.events.iter() {
+                if let Some(at) = published.remove(event.envelope.id.as_str()) {
+                    self.latencies
+                        .record_ms(now.duration_since(at).as_secs_f64() * 1000.0);
+                }
+            }
+        }
+        if self.latencies.count() >= self.expected as u64
+            && let Some(done) = self.done.take()
+        {
+            let _ = done.send(std::mem::take(&mut self.latencies));
+        }
+    }
+}
+
+pub(super) fn payload_of(bytes: usize) -> Value {
+    // `{"data":""}` is 11 bytes of JSON around the filler.
+    json!({ "data": "x".repeat(bytes.saturating_sub(11)) })
+}
+
+/// The `i`th event; with more than one source, event `i` is from source `i mod sources`.
+fn envelope(i: usize, payload: &Value, sources: usize) -> Value {
+    let source = if sources > 1 {
+        format!("bench.source-{}", i % sources)
+    } else {
+        "bench.source".to_owned()
+    };
+    json!({ "id": format!("bench-{i}"), "type": "bench.event.happened", "source": source, "payload": payload })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_have_the_requested_compact_size() {
+        assert_eq!(payload_of(400).to_string().len(), 400);
+    }
+}
