@@ -94,6 +94,30 @@ pub struct Envelope {
     pub metadata: Option<Map<String, Value>>,
 }
 
+/// An [`Envelope`] as it travels (SPEC §1), borrowed from it: see [`Envelope::wire`].
+///
+/// # Format
+/// `{"id", "type", "source", "occurredAt", "payload", "correlationId"?, "causationId"?, "ttl"?, "metadata"?}`; the
+/// optional fields only when set.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireEnvelope<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    source: &'a str,
+    occurred_at: String,
+    payload: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    causation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a Map<String, Value>>,
+}
+
 impl Envelope {
     /// Validates a JSON envelope against SPEC §1 and converts it to domain types.
     ///
@@ -183,28 +207,25 @@ impl Envelope {
     /// `Envelope::parse(e.to_json(), ..)` gives back `e` (given a `now` no more than 5 minutes before
     /// `occurred_at`), which is what lets the publisher validate, send and have the server accept the same event.
     pub fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        object.insert("id".to_owned(), Value::from(self.id.as_str()));
-        object.insert("type".to_owned(), Value::from(self.event_type.as_str()));
-        object.insert("source".to_owned(), Value::from(self.source.as_str()));
-        object.insert(
-            "occurredAt".to_owned(),
-            Value::from(format_timestamp(self.occurred_at)),
-        );
-        object.insert("payload".to_owned(), self.payload.clone());
-        if let Some(id) = &self.correlation_id {
-            object.insert("correlationId".to_owned(), Value::from(id.as_str()));
+        // unwrap: a struct of strings, numbers and JSON values with string keys always converts to a `Value`.
+        serde_json::to_value(self.wire()).expect("the wire envelope is plain JSON")
+    }
+
+    /// The wire envelope of [`Envelope::to_json`], borrowed: serializing it writes the same JSON without copying
+    /// the payload and metadata first, which matters where every event is written out (the live relay, the
+    /// redis-mode `XADD` of an HTTP publish).
+    pub fn wire(&self) -> WireEnvelope<'_> {
+        WireEnvelope {
+            id: self.id.as_str(),
+            event_type: self.event_type.as_str(),
+            source: self.source.as_str(),
+            occurred_at: format_timestamp(self.occurred_at),
+            payload: &self.payload,
+            correlation_id: self.correlation_id.as_ref().map(CorrelationId::as_str),
+            causation_id: self.causation_id.as_ref().map(CorrelationId::as_str),
+            ttl: self.ttl_ms,
+            metadata: self.metadata.as_ref(),
         }
-        if let Some(id) = &self.causation_id {
-            object.insert("causationId".to_owned(), Value::from(id.as_str()));
-        }
-        if let Some(ttl_ms) = self.ttl_ms {
-            object.insert("ttl".to_owned(), Value::from(ttl_ms));
-        }
-        if let Some(metadata) = &self.metadata {
-            object.insert("metadata".to_owned(), Value::Object(metadata.clone()));
-        }
-        Value::Object(object)
     }
 
     /// Hex SHA-256 of the canonical JSON of `{"payload", "source", "type"}`: equal hashes mean a re-send of the same

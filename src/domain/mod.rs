@@ -55,7 +55,7 @@ pub use correlation_id::{CORRELATION_ID_MAX_CHARS, CorrelationId};
 pub use dead_letter::{DeadLetter, NewDeadLetter, RAW_LIMIT_BYTES};
 pub use envelope::{
     DEFAULT_MAX_PAYLOAD_BYTES, ENVELOPE_FIELDS, Envelope, MAX_METADATA_BYTES,
-    MAX_OCCURRED_AT_AHEAD, ParseContext,
+    MAX_OCCURRED_AT_AHEAD, ParseContext, WireEnvelope,
 };
 pub use error::{ErrorCode, UnknownSpelling, ValidationError};
 pub use event_id::{EVENT_ID_MAX_CHARS, EventId};

@@ -143,7 +143,9 @@ impl RedisStreams {
                 }),
                 Some(_) => outcomes.push(PublishOutcome::Conflict { id }),
                 None => {
-                    let json = envelope.to_json().to_string();
+                    // unwrap: the wire envelope is plain JSON with string keys, whose serialization cannot fail.
+                    let json = serde_json::to_string(&envelope.wire())
+                        .expect("the wire envelope is plain JSON");
                     let stream = self.inner.settings.stream.as_str();
                     let _: () = trx
                         .xadd(stream, false, None, "*", vec![(ENVELOPE_FIELD, json)])
