@@ -160,6 +160,9 @@ async fn publish_loop(
 ) {
     let mut errors = RateLimitedLog::default();
     while let Some(batch) = inbox.recv().await {
+        if !others_listen(&client, &channel).await {
+            continue;
+        }
         let message = encode(instance.as_str(), &batch);
         match client.publish::<i64, _, _>(channel.as_str(), message).await {
             Ok(_) => errors.reset(),
@@ -174,6 +177,24 @@ async fn publish_loop(
         }
     }
     let _ = client.quit().await;
+}
+
+/// Whether an instance other than this one listens on `channel` (each instance has one subscriber on it). A
+/// deployment of one instance would otherwise serialize every stored event, send it to Redis and read it back
+/// only to drop it. `PUBSUB NUMSUB` is a tiny round trip per stored batch, checked right before the batch would
+/// go out, so an instance that subscribes is served from the next batch on. When the answer cannot be had the
+/// batch is published: the check saves work, it never decides delivery.
+async fn others_listen(client: &fred::clients::Client, channel: &str) -> bool {
+    match client
+        .pubsub_numsub::<Vec<fred::types::Value>, _>(channel)
+        .await
+    {
+        Ok(reply) => reply
+            .get(1)
+            .and_then(fred::types::Value::as_i64)
+            .is_none_or(|listeners| listeners > 1),
+        Err(_) => true,
+    }
 }
 
 /// Waits for the connection (which reconnects by itself), then subscribes.

@@ -13,5 +13,6 @@ mod jsonpath_parity;
 mod resilience;
 mod shared_window;
 mod sources;
+mod storage_text;
 mod telemetry;
 mod websocket;
