@@ -25,41 +25,53 @@ pub fn compact_json_len<T: Serialize + ?Sized>(value: &T) -> usize {
 /// relied on from `serde_json::Map`'s ordering, so the output stays canonical even if some dependency turns on
 /// serde_json's `preserve_order` feature (which makes `Map` keep insertion order).
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut |piece| out.push_str(piece));
-    out
+    let mut out = Vec::new();
+    // unwrap: writing into a Vec cannot fail, and JSON values always serialize.
+    write_canonical(value, &mut out).expect("a Vec accepts every write");
+    // unwrap: serde_json writes UTF-8.
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
-/// Streams the canonical form of `value` into `sink`, piece by piece, so a hasher can consume it without the whole
-/// text being built.
-pub(super) fn write_canonical(value: &Value, sink: &mut impl FnMut(&str)) {
+/// Writes `value` as canonical JSON into `out` (a hasher, a buffer), without building the text first: the content
+/// hash of every ingested event goes through here. Strings and scalars are written by serde_json itself, so
+/// escaping is serde_json's compact form; objects are written key by key in sorted order (serde_json's map is
+/// already sorted, which is checked rather than assumed, since a dependency could turn on `preserve_order`).
+///
+/// # Errors
+/// Only what `out` returns.
+pub(super) fn write_canonical(value: &Value, out: &mut impl io::Write) -> io::Result<()> {
     match value {
         Value::Object(object) => {
+            let sorted = object
+                .keys()
+                .zip(object.keys().skip(1))
+                .all(|(a, b)| a <= b);
             let mut entries: Vec<(&String, &Value)> = object.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            sink("{");
+            if !sorted {
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            }
+            out.write_all(b"{")?;
             for (index, (key, item)) in entries.into_iter().enumerate() {
                 if index > 0 {
-                    sink(",");
+                    out.write_all(b",")?;
                 }
-                sink(&Value::from(key.as_str()).to_string());
-                sink(":");
-                write_canonical(item, sink);
+                serde_json::to_writer(&mut *out, key)?;
+                out.write_all(b":")?;
+                write_canonical(item, out)?;
             }
-            sink("}");
+            out.write_all(b"}")
         }
         Value::Array(items) => {
-            sink("[");
+            out.write_all(b"[")?;
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    sink(",");
+                    out.write_all(b",")?;
                 }
-                write_canonical(item, sink);
+                write_canonical(item, out)?;
             }
-            sink("]");
+            out.write_all(b"]")
         }
-        // Scalars: `Display` on a `Value` is its compact JSON text.
-        scalar => sink(&scalar.to_string()),
+        scalar => Ok(serde_json::to_writer(&mut *out, scalar)?),
     }
 }
 

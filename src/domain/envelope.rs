@@ -14,6 +14,8 @@
 //! distinctions serde derive blurs: `null` means absent, `ttl: 1.0` is not an integer, sizes are measured on the
 //! received JSON, and every error must carry its SPEC code and field.
 
+use std::io::Write;
+
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -236,15 +238,18 @@ impl Envelope {
     /// retry may legitimately restamp them.
     pub fn content_hash(&self) -> String {
         let mut hasher = Sha256::new();
-        let mut sink = |piece: &str| hasher.update(piece.as_bytes());
-        // The keys are written in sorted order; the values go through the same canonical writer.
-        sink("{\"payload\":");
-        write_canonical(&self.payload, &mut sink);
-        sink(",\"source\":");
-        write_canonical(&Value::from(self.source.as_str()), &mut sink);
-        sink(",\"type\":");
-        write_canonical(&Value::from(self.event_type.as_str()), &mut sink);
-        sink("}");
+        // The keys are written in sorted order; the values go through the same canonical writer. Writing into a
+        // hasher cannot fail, nor can serializing JSON values, so the result is only the hash.
+        let written = (|| {
+            hasher.write_all(b"{\"payload\":")?;
+            write_canonical(&self.payload, &mut hasher)?;
+            hasher.write_all(b",\"source\":")?;
+            serde_json::to_writer(&mut hasher, self.source.as_str())?;
+            hasher.write_all(b",\"type\":")?;
+            serde_json::to_writer(&mut hasher, self.event_type.as_str())?;
+            hasher.write_all(b"}")
+        })();
+        debug_assert!(written.is_ok(), "hashing cannot fail: {written:?}");
         hex::encode(hasher.finalize())
     }
 

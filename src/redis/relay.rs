@@ -3,7 +3,8 @@
 //! instance to a callback (the WebSocket hub's end, `actors::Relay`, turns them into a message to the hub). Each
 //! event is stored by exactly one instance, so a client sees it exactly once whichever instance took it in.
 //!
-//! Two tasks: a publisher fed through a bounded channel (so the hub never waits on Redis), and a subscriber on a
+//! Two tasks: a publisher fed through a bounded channel (so the hub never waits on Redis; it publishes a batch only
+//! when `PUBSUB NUMSUB` says another instance listens), and a subscriber on a
 //! dedicated [`SubscriberClient`] that re-subscribes after every reconnect. Both end when the [`LiveRelay`] is
 //! dropped (the last step of shutdown), the publisher after sending what it holds.
 //!

@@ -28,13 +28,25 @@ async fn quotes_commas_newlines_backslashes_and_unicode_are_stored_as_sent() {
         // Assert
         assert_eq!(response.status(), 202, "{db:?}/{mode:?}");
         let stored = app.stored_event("text-1").await;
-        for field in ["payload", "correlationId", "causationId", "metadata", "source"] {
+        for field in [
+            "payload",
+            "correlationId",
+            "causationId",
+            "metadata",
+            "source",
+        ] {
             assert_eq!(stored[field], envelope[field], "{db:?}/{mode:?}: {field}");
         }
-        assert!(stored["ttlMs"].is_null(), "{db:?}/{mode:?}: no ttl is NULL, not 0");
+        assert!(
+            stored["ttlMs"].is_null(),
+            "{db:?}/{mode:?}: no ttl is NULL, not 0"
+        );
         // A re-send is recognised as the same content, so the stored hash and text are what was sent.
         let again = app.post_events(&envelope).await;
         let body: serde_json::Value = again.json().await.expect("json");
-        assert_eq!(body["data"]["accepted"][0]["duplicate"], true, "{db:?}/{mode:?}");
+        assert_eq!(
+            body["data"]["accepted"][0]["duplicate"], true,
+            "{db:?}/{mode:?}"
+        );
     }
 }

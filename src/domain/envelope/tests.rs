@@ -398,3 +398,20 @@ fn a_valid_workflow_context_is_trimmed_and_other_metadata_kept() {
     assert_eq!(metadata["__workflow"]["workflowDefinitionId"], "wf");
     assert_eq!(metadata["team"], "data");
 }
+
+#[test]
+fn the_content_hash_is_the_sha256_of_the_canonical_type_source_and_payload() {
+    // Pinned: stored hashes decide duplicate or conflict for every id ever stored, so the bytes hashed must never
+    // change. The expected value is the SHA-256 of
+    // {"payload":{"a":1,"b":"é\"x"},"source":"s.api","type":"a.b"}.
+    let envelope = Envelope::parse(
+        json!({"id": "h-1", "type": "a.b", "source": "s.api", "payload": {"b": "é\"x", "a": 1}}),
+        &ctx(),
+        || unreachable!("the id is given"),
+    )
+    .expect("valid");
+    assert_eq!(
+        envelope.content_hash(),
+        "d97c2a1c400552b7d347022f493b45ee9aea774d1e074de668b90f5dc487eb84"
+    );
+}
