@@ -432,16 +432,27 @@ async fn begin_with_statement_timeout(
     Ok(txn)
 }
 
-/// PostgreSQL cancels a statement past `statement_timeout` with SQLSTATE 57014 (`query_canceled`).
+/// PostgreSQL cancels a statement past `statement_timeout` with SQLSTATE 57014 (`query_canceled`). The code is
+/// read from the database error itself: the message text depends on the server's `lc_messages`.
 fn timeout_or(e: sea_orm::DbErr) -> StorageError {
-    if e.to_string()
-        .contains("canceling statement due to statement timeout")
-    {
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlstate = match &e {
+        DbErr::Query(RuntimeErr::SqlxError(sqlx_error))
+        | DbErr::Exec(RuntimeErr::SqlxError(sqlx_error)) => sqlx_error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .map(|code| code.into_owned()),
+        _ => None,
+    };
+    if sqlstate.as_deref() == Some(QUERY_CANCELED) {
         StorageError::QueryTimeout
     } else {
         StorageError::Database(e)
     }
 }
+
+/// SQLSTATE `query_canceled`, which a `statement_timeout` raises.
+const QUERY_CANCELED: &str = "57014";
 
 #[cfg(test)]
 mod tests {
