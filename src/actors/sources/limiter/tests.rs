@@ -151,6 +151,33 @@ async fn execute(storage: &Storage, sql: &str) {
         .unwrap();
 }
 
+/// A limiter of 2 per minute, loaded, whose deferral table then goes away: every deferral it tries fails until
+/// [`end_outage`].
+async fn limiter_facing_an_outage(
+    storage: &Storage,
+    sink: &Addr<Sink>,
+    clock: &FakeClock,
+) -> Addr<SourceRateLimiter> {
+    let limit = RateLimit::new(2, 60_000, 60_000).ok();
+    let limiter = start(limit, link(storage, sink, Duration::from_secs(600), clock));
+    limiter.send(FlushDeferrals).await.unwrap();
+    execute(
+        storage,
+        "ALTER TABLE source_deferrals RENAME TO source_deferrals_away",
+    )
+    .await;
+    limiter
+}
+
+/// Brings back the table [`limiter_facing_an_outage`] took away.
+async fn end_outage(storage: &Storage) {
+    execute(
+        storage,
+        "ALTER TABLE source_deferrals_away RENAME TO source_deferrals",
+    )
+    .await;
+}
+
 #[actix_rt::test]
 async fn the_supervisor_restarts_a_stopped_limiter_which_reloads_its_durable_backlog() {
     // Arrange: 2 per minute, so everything past the second event stays deferred.
@@ -273,17 +300,7 @@ async fn a_storage_outage_is_retried_without_holding_the_mailbox_and_keeps_the_o
     let (_dir, storage) = Storage::scratch().await;
     let sink = Sink::default().start();
     let clock = FakeClock::new(0);
-    let limit = RateLimit::new(2, 60_000, 60_000).ok();
-    let limiter = start(
-        limit,
-        link(&storage, &sink, Duration::from_secs(600), &clock),
-    );
-    limiter.send(FlushDeferrals).await.unwrap();
-    execute(
-        &storage,
-        "ALTER TABLE source_deferrals RENAME TO source_deferrals_away",
-    )
-    .await;
+    let limiter = limiter_facing_an_outage(&storage, &sink, &clock).await;
     let batch: Arc<[StoredEvent]> = (1..=7).map(stored).collect();
 
     // Act: five events, of which three must be deferred while storage fails...
@@ -311,11 +328,7 @@ async fn a_storage_outage_is_retried_without_holding_the_mailbox_and_keeps_the_o
     limiter.send(ReloadPause).await.unwrap();
     let during = limiter.send(Progress).await.unwrap();
     let released_during = sink.send(Collected).await.unwrap().0;
-    execute(
-        &storage,
-        "ALTER TABLE source_deferrals_away RENAME TO source_deferrals",
-    )
-    .await;
+    end_outage(&storage).await;
     limiter.send(Settle).await.unwrap();
 
     // Assert
@@ -394,17 +407,7 @@ async fn a_deferral_cut_short_by_a_restart_is_written_before_the_reload() {
     let (_dir, storage) = Storage::scratch().await;
     let sink = Sink::default().start();
     let clock = FakeClock::new(0);
-    let limit = RateLimit::new(2, 60_000, 60_000).ok();
-    let limiter = start(
-        limit,
-        link(&storage, &sink, Duration::from_secs(600), &clock),
-    );
-    limiter.send(FlushDeferrals).await.unwrap();
-    execute(
-        &storage,
-        "ALTER TABLE source_deferrals RENAME TO source_deferrals_away",
-    )
-    .await;
+    let limiter = limiter_facing_an_outage(&storage, &sink, &clock).await;
     let batch: Arc<[StoredEvent]> = (1..=5).map(stored).collect();
     limiter
         .send(AdmitEvents {
@@ -423,11 +426,7 @@ async fn a_deferral_cut_short_by_a_restart_is_written_before_the_reload() {
 
     // Act: the limiter restarts while the deferral waits for its retry; then storage comes back.
     limiter.send(Crash).await.unwrap();
-    execute(
-        &storage,
-        "ALTER TABLE source_deferrals_away RENAME TO source_deferrals",
-    )
-    .await;
+    end_outage(&storage).await;
     limiter.send(FlushDeferrals).await.unwrap();
 
     // Assert: the deferral went first, and the reload after it found the backlog.
