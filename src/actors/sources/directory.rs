@@ -244,9 +244,20 @@ impl SourceDirectory {
     /// # Errors
     /// When the router is gone.
     pub async fn launch(
-        directory: SourceDirectory,
+        mut directory: SourceDirectory,
         router: Recipient<SubscribeStored>,
     ) -> anyhow::Result<Addr<SourceDirectory>> {
+        // The pauses in force at start are what the pause poll compares the next read with. Read here, before
+        // HTTP serves anything, a pause made right after start is announced like any other; left to the first
+        // poll, one made before that poll ran would be taken for the starting state and never announced.
+        match directory.storage.sources().pauses().await {
+            Ok(pauses) => {
+                directory.known_pauses = Some(pause_watch::in_force(pauses, Utc::now()));
+            }
+            Err(e) => {
+                tracing::warn!(error.message = %e, error.cause_chain = ?e, "Could not read the source pauses at start; the first poll learns them instead.");
+            }
+        }
         let addr = Supervisor::start(move |_| directory);
         router
             .send(SubscribeStored {
@@ -337,7 +348,8 @@ impl SourceDirectory {
 
     /// Reads every pause, tells the limiters of the sources whose pause changed to reload it, and sends the
     /// WebSocket sessions a notice for each pause that started, changed or ended (by hand, by expiry, or on
-    /// another instance). The first poll only learns what is paused: nothing changed then.
+    /// another instance). Without a starting state (`launch` could not read it), the first poll only learns what
+    /// is paused.
     fn poll_pauses(&mut self, ctx: &mut Context<Self>) {
         if self.polling {
             return;
