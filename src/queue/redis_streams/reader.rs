@@ -17,6 +17,12 @@ use crate::redis::retry::{Backoff, policy};
 const ACK_ATTEMPTS: usize = 3;
 
 /// Reads until shutdown, each batch holding a permit until it is acknowledged (or left pending at shutdown).
+///
+/// The loop reads one batch ahead of the permits: it reads, then waits for a permit to deliver what it read. So
+/// when a write finishes and frees its batches' permits, the next batch is already in hand instead of one
+/// `XREADGROUP` round trip away, and the single writer does not wait on the reader (a sixth of its time, measured
+/// with `herald bench ingest`). A batch read is always delivered, even when shutdown comes while it waits: it is
+/// one of the in-flight batches that finish before exit.
 pub(super) async fn read_loop(
     inner: Arc<Inner>,
     router: Recipient<IngestBatch>,
@@ -25,10 +31,6 @@ pub(super) async fn read_loop(
 ) {
     let mut backoff = Backoff::new();
     while !*shutdown.borrow() {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        };
         // Not raced against shutdown: a cancelled read would leave what it delivered pending for a minute.
         let read: Result<RedisValue, _> = inner
             .reader
@@ -61,7 +63,6 @@ pub(super) async fn read_loop(
                         .await;
                 }
                 tracing::warn!(error.message = %e, attempt = backoff.attempts() + 1, "Reading the ingress stream failed; retrying.");
-                drop(permit);
                 if !backoff.wait(&mut shutdown).await {
                     return;
                 }
@@ -71,6 +72,9 @@ pub(super) async fn read_loop(
         if entries.is_empty() {
             continue;
         }
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
         let inner = inner.clone();
         let router = router.clone();
         let shutdown = shutdown.clone();
