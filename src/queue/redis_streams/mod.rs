@@ -60,6 +60,10 @@ pub struct RedisStreams {
     inner: Arc<Inner>,
 }
 
+/// Batches whose outcome is durable and whose `XACK` is still on its way; past it, a batch keeps its persistence
+/// permit until an acknowledgement finishes (back-pressure on a Redis that answers slowly).
+const ACKS_IN_FLIGHT: usize = 64;
+
 struct Inner {
     settings: StreamSettings,
     commands: fred::clients::Client,
@@ -268,19 +272,30 @@ impl RedisStreams {
         let inner = self.inner.clone();
         actix_rt::spawn(async move {
             let permits = Arc::new(Semaphore::new(inner.settings.concurrency));
+            let acking = Arc::new(Semaphore::new(ACKS_IN_FLIGHT));
             let trimmer = actix_rt::spawn(trim::trim_loop(inner.clone(), shutdown.clone()));
             let claimer = actix_rt::spawn(reclaim::claim_loop(
                 inner.clone(),
                 router.clone(),
                 permits.clone(),
+                acking.clone(),
                 shutdown.clone(),
             ));
-            reader::read_loop(inner.clone(), router, permits.clone(), shutdown).await;
+            reader::read_loop(
+                inner.clone(),
+                router,
+                permits.clone(),
+                acking.clone(),
+                shutdown,
+            )
+            .await;
             let _ = claimer.await;
-            // Every batch in flight holds a permit: once all are back, every read entry has a durable outcome.
+            // Every batch in flight holds a permit until its outcome is durable, then an acking one until its XACK
+            // is answered: once all of both are back, every read entry is stored (or dead-lettered) and acked.
             let _ = permits
                 .acquire_many(inner.settings.concurrency as u32)
                 .await;
+            let _ = acking.acquire_many(ACKS_IN_FLIGHT as u32).await;
             trimmer.abort();
             tracing::info!("Ingress stream reader drained.");
         })

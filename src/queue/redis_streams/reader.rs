@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::Recipient;
 use fred::prelude::StreamsInterface;
 use fred::types::Value as RedisValue;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::reply::parse_read;
 use super::{IngestBatch, Inner, READ_BLOCK_MS, READ_COUNT};
@@ -27,6 +27,7 @@ pub(super) async fn read_loop(
     inner: Arc<Inner>,
     router: Recipient<IngestBatch>,
     permits: Arc<Semaphore>,
+    acking: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Backoff::new();
@@ -78,19 +79,25 @@ pub(super) async fn read_loop(
         let inner = inner.clone();
         let router = router.clone();
         let shutdown = shutdown.clone();
+        let acking = acking.clone();
         actix_rt::spawn(async move {
-            deliver(&inner, &router, entries, shutdown).await;
-            drop(permit);
+            deliver(&inner, &router, entries, permit, acking, shutdown).await;
         });
     }
 }
 
 /// Sends a batch to the router until it has a durable outcome, then acknowledges it. On shutdown a failing batch
 /// is left pending: another instance (or this one, after a restart) reclaims it.
+///
+/// The batch holds its persistence `permit` until its outcome is durable, and an `acking` permit from then until
+/// its `XACK` is answered: the next batch goes to the router while this one is acknowledged, and shutdown's drain,
+/// which takes every permit of both, still waits for the acknowledgement.
 pub(super) async fn deliver(
     inner: &Inner,
     router: &Recipient<IngestBatch>,
     entries: Vec<StreamEntry>,
+    permit: OwnedSemaphorePermit,
+    acking: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let ids: Vec<String> = entries.iter().map(|e| e.entry_id.clone()).collect();
@@ -115,7 +122,12 @@ pub(super) async fn deliver(
             return;
         }
     }
+    let Ok(acking) = acking.acquire_owned().await else {
+        return;
+    };
+    drop(permit);
     ack(inner, ids, &mut shutdown).await;
+    drop(acking);
 }
 
 /// Acknowledges stored entries, retrying a few times. Giving up is harmless: the entries stay pending, are

@@ -21,6 +21,7 @@ pub(super) async fn claim_loop(
     inner: Arc<Inner>,
     router: Recipient<IngestBatch>,
     permits: Arc<Semaphore>,
+    acking: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let interval = Duration::from_millis((inner.settings.claim_idle_ms / 2).max(100));
@@ -38,9 +39,16 @@ pub(super) async fn claim_loop(
                             entries = entries.len(),
                             "Reclaimed pending entries of a silent consumer."
                         );
-                        deliver(&inner, &router, entries, shutdown.clone()).await;
+                        deliver(
+                            &inner,
+                            &router,
+                            entries,
+                            permit,
+                            acking.clone(),
+                            shutdown.clone(),
+                        )
+                        .await;
                     }
-                    drop(permit);
                     if next == "0-0" {
                         break;
                     }
