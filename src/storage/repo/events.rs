@@ -1,13 +1,13 @@
 //! Events: the batch insert at the heart of ingest, and look-ups by id.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use chrono::SecondsFormat;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect, Statement, TransactionTrait, TryInsertResult,
 };
-use serde_json::Value;
 
 use super::dead_letters::{insert_in, insert_postgres};
 use super::rows::{event_from_model, event_row};
@@ -129,7 +129,8 @@ impl<'a> EventsRepo<'a> {
                 }
                 max_sequence += 1;
                 inserted.insert((*id).to_owned(), max_sequence);
-                csv.push_str(&max_sequence.to_string());
+                // unwrap: writing into a String cannot fail.
+                write!(csv, "{max_sequence}").expect("a String accepts every write");
                 csv.push_str(row);
             }
             if !csv.is_empty() {
@@ -311,10 +312,11 @@ impl<'a> BatchPlan<'a> {
                 let event = &self.batch[index];
                 let e = &event.envelope;
                 let payload = e.payload.to_string();
+                // unwrap: a map of JSON values with string keys always serializes.
                 let metadata = e
                     .metadata
                     .as_ref()
-                    .map(|m| Value::Object(m.clone()).to_string());
+                    .map(|m| serde_json::to_string(m).expect("metadata is plain JSON"));
                 let mut row = String::with_capacity(256 + payload.len());
                 push_csv_text(&mut row, Some(e.id.as_str()));
                 push_csv_text(&mut row, Some(e.event_type.as_str()));
@@ -328,7 +330,8 @@ impl<'a> BatchPlan<'a> {
                 push_csv_text(&mut row, e.causation_id.as_ref().map(|c| c.as_str()));
                 row.push(',');
                 if let Some(ttl_ms) = e.ttl_ms {
-                    row.push_str(&ttl_ms.to_string());
+                    // unwrap: writing into a String cannot fail.
+                    write!(row, "{ttl_ms}").expect("a String accepts every write");
                 }
                 push_csv_text(&mut row, metadata.as_deref());
                 push_csv_text(&mut row, Some(&self.hashes[index]));
