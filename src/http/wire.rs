@@ -5,8 +5,9 @@
 //! SPEC answers each bad field with its own code and `details.field` (`missing_field`, `invalid_field`,
 //! `unknown_field`), which serde's first-error-wins does not tell apart. So every field of a wire struct is a
 //! [`Field`], which never fails to deserialize: it records absent, given, or given with the wrong JSON type, and
-//! the `TryFrom` decides the code. The only error serde itself raises is then an unknown field, read back as a
-//! typed [`ValidationError`] by [`parse_body`].
+//! the `TryFrom` decides the code. Unknown keys are found before serde runs, against the field names the wire
+//! struct declares ([`WireBody::FIELDS`]), the way the envelope checks `ENVELOPE_FIELDS`: no error message is
+//! parsed for a field name.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -69,31 +70,32 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Field<T> {
     }
 }
 
-/// Reads `body` as the wire struct `W` (whose fields are all [`Field`]s with `#[serde(default)]`).
+/// A request body's wire struct: every field a [`Field`] with `#[serde(default)]`, and its wire names listed.
+pub trait WireBody: DeserializeOwned {
+    /// The keys the body may hold, as sent (camelCase).
+    const FIELDS: &'static [&'static str];
+}
+
+/// Reads `body` as the wire struct `W`.
 ///
 /// # Errors
-/// `invalid_json` when the body is not JSON or not an object; `unknown_field` naming the first key `W` does not
-/// define.
-pub fn parse_body<W: DeserializeOwned>(body: &[u8]) -> Result<W, ValidationError> {
+/// `invalid_json` when the body is not JSON or not an object; `unknown_field` naming the first key (in sorted
+/// order) that `W` does not define.
+pub fn parse_body<W: WireBody>(body: &[u8]) -> Result<W, ValidationError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ValidationError::invalid_json(format!("the body is not valid JSON: {e}")))?;
-    if !value.is_object() {
+    let Some(object) = value.as_object() else {
         return Err(ValidationError::invalid_json(
             "the body must be a JSON object",
         ));
+    };
+    if let Some(unknown) = object.keys().find(|key| !W::FIELDS.contains(&key.as_str())) {
+        return Err(ValidationError::unknown(unknown));
     }
-    serde_json::from_value(value).map_err(|e| unknown_field(&e))
-}
-
-/// The `unknown_field` error of serde's `deny_unknown_fields` message (``unknown field `x`, expected …``), the
-/// only error a struct of [`Field`]s can raise.
-fn unknown_field(e: &serde_json::Error) -> ValidationError {
-    let message = e.to_string();
-    let field = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split_once("`, expected"))
-        .map_or(message.as_str(), |(field, _)| field);
-    ValidationError::unknown(field)
+    // With every key known and every field a `Field`, deserializing cannot fail; should a wire struct break that
+    // rule, its caller still gets a 400 rather than a panic.
+    serde_json::from_value(value)
+        .map_err(|e| ValidationError::invalid_json(format!("the body does not fit: {e}")))
 }
 
 #[cfg(test)]
@@ -107,6 +109,10 @@ mod tests {
         name: Field<String>,
         #[serde(default)]
         duration_ms: Field<u64>,
+    }
+
+    impl WireBody for Body {
+        const FIELDS: &'static [&'static str] = &["name", "durationMs"];
     }
 
     #[test]

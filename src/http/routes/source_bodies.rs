@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use crate::domain::{MAX_SOURCE_DURATION_MS, SourceName, ValidationError};
-use crate::http::wire::Field;
+use crate::http::wire::{Field, WireBody};
 
 /// The longest `reason` accepted, in characters: a sentence or two for the on-call log, not a document.
 pub const MAX_REASON_CHARS: usize = 1_000;
@@ -35,6 +35,14 @@ pub struct SourceReasonBody {
     /// Why (required for a discard, optional for a resume).
     #[serde(default)]
     pub reason: Field<String>,
+}
+
+impl WireBody for PauseBody {
+    const FIELDS: &'static [&'static str] = &["source", "reason", "durationMs"];
+}
+
+impl WireBody for SourceReasonBody {
+    const FIELDS: &'static [&'static str] = &["source", "reason"];
 }
 
 /// A checked pause request.
@@ -149,6 +157,26 @@ mod tests {
     use super::*;
     use crate::http::ApiError;
     use crate::http::wire::parse_body;
+
+    #[test]
+    fn every_listed_field_is_a_field_of_its_body() {
+        // The lists decide `unknown_field`; serde's `deny_unknown_fields` would refuse a name the struct lacks.
+        let pause = json!({"source": "a.api", "reason": "r", "durationMs": 5});
+        let names: Vec<&str> = pause
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(names.len(), PauseBody::FIELDS.len());
+        assert!(parse_body::<PauseBody>(pause.to_string().as_bytes()).is_ok());
+        let other = json!({"source": "a.api", "reason": "r"});
+        assert_eq!(
+            other.as_object().unwrap().len(),
+            SourceReasonBody::FIELDS.len()
+        );
+        assert!(parse_body::<SourceReasonBody>(other.to_string().as_bytes()).is_ok());
+    }
 
     fn code(result: Result<impl std::fmt::Debug, ValidationError>) -> (String, Value) {
         let e = ApiError::validation(&result.expect_err("a refusal"));

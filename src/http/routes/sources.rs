@@ -15,7 +15,6 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::source_bodies::{
@@ -28,7 +27,7 @@ use crate::domain::{
     ValidationError, truncate_to_millis,
 };
 use crate::http::pagination::{QueryParams, encode_cursor, page_json};
-use crate::http::wire::parse_body;
+use crate::http::wire::{WireBody, parse_body};
 use crate::http::{ApiError, AppState, Caller};
 use crate::views::{SourceControlView, SourceView};
 
@@ -249,7 +248,7 @@ fn view<'a>(state: &AppState, o: &'a SourceOverview, released: u64) -> SourceVie
 /// The body read as the wire struct `W` and checked into the request `R`.
 fn request<W, R>(body: &[u8]) -> Result<R, ApiError>
 where
-    W: DeserializeOwned,
+    W: WireBody,
     R: TryFrom<W, Error = ValidationError>,
 {
     parse_body::<W>(body)
