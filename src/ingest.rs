@@ -5,13 +5,17 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Envelope, ErrorCode, EventId, EventOutcome, NewDeadLetter, NewEvent, ParseContext,
+    CloudEvent, Envelope, ErrorCode, EventId, EventOutcome, NewDeadLetter, NewEvent, ParseContext,
     PersistOutcome, RawEntry,
 };
 use crate::insights::severity_of;
 
 /// Field of a stream entry that carries the envelope JSON (SPEC §2.1).
 pub const ENVELOPE_FIELD: &str = "envelope";
+
+/// Field of a stream entry that carries a structured-mode CloudEvent instead (SPEC §1). An entry with both is
+/// read by its `envelope`: entries may carry other fields, and `envelope` is the one SPEC §2.1 names.
+pub const CLOUD_EVENT_FIELD: &str = "cloudevent";
 
 /// An entry is dead-lettered as `poison` when it has been delivered more than this many times without an outcome.
 pub const MAX_DELIVERIES: u64 = 5;
@@ -96,7 +100,8 @@ impl PreparedBatch {
     }
 
     fn push_dead(&mut self, reason: ErrorCode, message: String, entry: &StreamEntry) {
-        let (source, event_id) = best_effort_identity(entry.fields.field(ENVELOPE_FIELD));
+        let json = (entry.fields.field(ENVELOPE_FIELD)).or(entry.fields.field(CLOUD_EVENT_FIELD));
+        let (source, event_id) = best_effort_identity(json);
         self.slots.push(Slot::Dead(reason));
         self.dead_letters.push(NewDeadLetter::new(
             reason,
@@ -116,12 +121,17 @@ impl PreparedBatch {
             );
             return self.push_dead(ErrorCode::Poison, message, &entry);
         }
-        let Some(json) = entry.fields.field(ENVELOPE_FIELD) else {
-            let message = format!("stream entry has no `{ENVELOPE_FIELD}` field");
+        let fallback = || EventId::from_stream_entry(&entry.stream_key, &entry.entry_id);
+        let parsed = if let Some(json) = entry.fields.field(ENVELOPE_FIELD) {
+            Envelope::parse_slice(json.as_bytes(), ctx, fallback)
+        } else if let Some(json) = entry.fields.field(CLOUD_EVENT_FIELD) {
+            CloudEvent::parse_slice(json.as_bytes(), ctx, fallback)
+        } else {
+            let message =
+                format!("stream entry has no `{ENVELOPE_FIELD}` (or `{CLOUD_EVENT_FIELD}`) field");
             return self.push_dead(ErrorCode::MissingEnvelope, message, &entry);
         };
-        let fallback = || EventId::from_stream_entry(&entry.stream_key, &entry.entry_id);
-        match Envelope::parse_slice(json.as_bytes(), ctx, fallback) {
+        match parsed {
             Ok(envelope) => self.push_event(accepted(
                 envelope,
                 ctx.now,
@@ -233,6 +243,51 @@ mod tests {
                 EntryOutcome::DeadLettered(ErrorCode::Poison),
             ]
         );
+    }
+
+    fn cloud_event_entry(cloud_event: &str) -> IngressEntry {
+        IngressEntry::Stream(StreamEntry {
+            stream_key: "herald:events".into(),
+            entry_id: "1700000000000-1".into(),
+            fields: RawEntry::new(vec![(CLOUD_EVENT_FIELD.to_owned(), cloud_event.to_owned())]),
+            deliveries: 1,
+        })
+    }
+
+    #[test]
+    fn a_cloudevent_field_is_mapped_and_a_bad_one_dead_lettered_with_the_envelope_codes() {
+        let entries = vec![
+            cloud_event_entry(
+                r#"{"specversion":"1.0","id":"ce-1","type":"a.b","source":"/svc","subject":"s"}"#,
+            ),
+            cloud_event_entry(r#"{"specversion":"0.3","id":"ce-2","type":"a.b","source":"/svc"}"#),
+            cloud_event_entry(r#"{"specversion":"1.0","type":"a.b","source":"/svc"}"#),
+            cloud_event_entry(
+                r#"{"specversion":"1.0","id":"ce-4","type":"nodots","source":"/svc"}"#,
+            ),
+            cloud_event_entry("[]"),
+        ];
+        let batch = PreparedBatch::prepare(entries, 262_144, Utc::now());
+        assert_eq!(batch.events.len(), 1);
+        let event = &batch.events[0].envelope;
+        assert_eq!(event.id.as_str(), "ce-1");
+        assert_eq!(
+            event.metadata.as_ref().unwrap()["cloudEvents"]["subject"],
+            serde_json::json!("s")
+        );
+        let reasons: Vec<_> = batch.dead_letters.iter().map(|d| d.reason).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                ErrorCode::InvalidField,
+                ErrorCode::MissingField,
+                ErrorCode::InvalidField,
+                ErrorCode::InvalidJson
+            ]
+        );
+        assert!(batch.dead_letters[0].message.contains("`specversion`"));
+        assert!(batch.dead_letters[1].message.contains("`id` is required"));
+        assert_eq!(batch.dead_letters[2].source.as_deref(), Some("/svc"));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - `dead_letter.rs`: [`NewDeadLetter`] (what ingest decides) and [`DeadLetter`] (what operators read back).
 //! - `error.rs`: [`ErrorCode`] (every SPEC code and dead-letter reason), [`ValidationError`] and
 //!   [`UnknownSpelling`] (a stored name of a closed set that no longer reads).
+//! - `cloud_event.rs`: [`CloudEvent`], a CloudEvents 1.0 event (structured or binary mode) mapped to an
+//!   [`Envelope`] by the envelope's own rules (SPEC §1).
 //! - `envelope.rs`: [`Envelope`], its parser, wire form and content hash (SPEC §1).
 //! - `event_id.rs`, `event_type.rs`, `source_name.rs`, `correlation_id.rs`: the envelope's constrained strings
 //!   ([`EventId`], [`EventType`], [`SourceName`], [`CorrelationId`]).
@@ -30,6 +32,7 @@
 //! The files are private: callers import from here (`crate::domain::Envelope`), never the file path (STYLE §1.2).
 
 mod canonical_json;
+mod cloud_event;
 mod correlation_id;
 mod dead_letter;
 mod envelope;
@@ -51,6 +54,10 @@ mod timestamp;
 mod workflow_context;
 
 pub use canonical_json::{canonical_json, compact_json_len};
+pub use cloud_event::{
+    BINARY_HEADER_PREFIX, CLOUD_EVENTS_METADATA_KEY, CLOUD_EVENTS_SPEC_VERSION, CloudEvent,
+    CloudEventMode, DATA_BASE64_MARKER,
+};
 pub use correlation_id::{CORRELATION_ID_MAX_CHARS, CorrelationId};
 pub use dead_letter::{DeadLetter, NewDeadLetter, RAW_LIMIT_BYTES};
 pub use envelope::{

@@ -1,21 +1,22 @@
-//! `POST /events`: one envelope or a JSON array of up to 500 (SPEC §2.2).
+//! `POST /events`: one envelope or a JSON array of up to 500, or CloudEvents (SPEC §1, §2.2).
 //!
-//! Every envelope is validated here, before anything is queued, so a publisher learns at once what is wrong.
-//! Valid envelopes of a batch are accepted even when others are rejected; the answer is sent once the accepted
-//! ones are durable (on the stream in redis mode, committed in inline mode).
+//! The content type picks a decoder ([`ingest_body`](super::ingest_body)) and every item it yields is validated
+//! here, with the envelope's rules, before anything is queued, so a publisher learns at once what is wrong. Valid
+//! items of a batch are accepted even when others are rejected; the answer is sent once the accepted ones are
+//! durable (on the stream in redis mode, committed in inline mode).
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use chrono::Utc;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::ingest_body::{BodyFormat, decode};
 use crate::auth::Scope;
-use crate::domain::{Envelope, EventId, ParseContext, ValidationError};
+use crate::domain::{EventId, ParseContext};
 use crate::http::{ApiError, AppState, Caller};
 use crate::queue::{PublishOutcome, QueueError};
 
-/// Most envelopes in one request.
-pub const MAX_BATCH: usize = 500;
+pub use super::ingest_body::MAX_BATCH;
 
 /// `POST /events`.
 #[tracing::instrument(name = "publish_events", skip_all, fields(subject = %caller.0.subject))]
@@ -26,7 +27,7 @@ pub async fn publish(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::EventsPublish)?;
-    check_content_type(&req)?;
+    let format = BodyFormat::of(&req)?;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -35,37 +36,17 @@ pub async fn publish(
         return Err(ApiError::body_too_large(state.max_body_bytes));
     }
     let bytes = read_body(body, state.max_body_bytes).await?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::validation(&ValidationError::invalid_json(format!(
-            "the body is not valid JSON: {e}"
-        )))
-    })?;
+    let decoded = decode(format, &req, &bytes)?;
     let ctx = ParseContext {
         max_payload_bytes: state.max_payload_bytes,
         now: Utc::now(),
     };
 
-    let (items, is_batch) = match value {
-        Value::Array(items) => {
-            if items.is_empty() || items.len() > MAX_BATCH {
-                return Err(ApiError::parameter(
-                    "body",
-                    format!(
-                        "a batch holds 1 to {MAX_BATCH} envelopes, got {}",
-                        items.len()
-                    ),
-                ));
-            }
-            (items, true)
-        }
-        single => (vec![single], false),
-    };
-
-    let mut valid = Vec::with_capacity(items.len());
-    let mut valid_index = Vec::with_capacity(items.len());
+    let mut valid = Vec::with_capacity(decoded.items.len());
+    let mut valid_index = Vec::with_capacity(decoded.items.len());
     let mut rejected: Vec<(usize, ApiError)> = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        match Envelope::parse(item, &ctx, || EventId::from_ulid(state.next_ulid())) {
+    for (index, item) in decoded.items.into_iter().enumerate() {
+        match item.and_then(|item| item.parse(&ctx, || EventId::from_ulid(state.next_ulid()))) {
             Ok(envelope) => {
                 valid_index.push(index);
                 valid.push(envelope);
@@ -89,7 +70,9 @@ pub async fn publish(
     }
     rejected.sort_by_key(|(index, _)| *index);
 
-    if !is_batch && let Some((_, error)) = rejected.pop() {
+    if !decoded.is_batch
+        && let Some((_, error)) = rejected.pop()
+    {
         return Err(error);
     }
     let rejected: Vec<Value> = rejected
@@ -101,30 +84,6 @@ pub async fn publish(
     }
     Ok(HttpResponse::Accepted()
         .json(json!({ "data": { "accepted": accepted, "rejected": rejected } })))
-}
-
-fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-    {
-        Ok(())
-    } else {
-        Err(ApiError::unsupported_media_type(format!(
-            "POST /events takes JSON: send `Content-Type: application/json` (got {:?})",
-            content_type
-        )))
-    }
 }
 
 /// Reads the body up to `limit` bytes.

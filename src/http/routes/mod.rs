@@ -5,6 +5,7 @@ pub mod event_health;
 pub mod events;
 pub mod health;
 pub(crate) mod ingest;
+pub(crate) mod ingest_body;
 pub mod metrics;
 pub mod source_bodies;
 pub mod sources;
