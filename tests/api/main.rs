@@ -3,6 +3,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod cloudevents;
 mod crash_recovery;
 mod dead_letters;
 mod events_query;

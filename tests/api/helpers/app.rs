@@ -90,6 +90,27 @@ impl TestApp {
         .expect("request")
     }
 
+    /// `POST /events` with extra headers (a binary-mode CloudEvent's `ce-*`), a raw body and, when given, a
+    /// content type.
+    pub async fn post_with_headers(
+        &self,
+        headers: &[(&str, &str)],
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(format!("{}/events", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        self.with_token(request.body(body))
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// `GET` any path, with the app's token.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.with_token(self.client.get(format!("{}{path}", self.address)))

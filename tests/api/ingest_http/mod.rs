@@ -55,7 +55,7 @@ async fn assert_still_serving(app: &TestApp, survivor: &str, after: &str) {
 }
 
 /// Asserts a SPEC error body: `status`, `error.code`, a non-empty message and, when given, `error.details.field`.
-async fn assert_error(
+pub(crate) async fn assert_error(
     response: reqwest::Response,
     status: u16,
     code: &str,
