@@ -100,7 +100,10 @@ impl PreparedBatch {
     }
 
     fn push_dead(&mut self, reason: ErrorCode, message: String, entry: &StreamEntry) {
-        let json = (entry.fields.field(ENVELOPE_FIELD)).or(entry.fields.field(CLOUD_EVENT_FIELD));
+        let json = entry
+            .fields
+            .field(ENVELOPE_FIELD)
+            .or_else(|| entry.fields.field(CLOUD_EVENT_FIELD));
         let (source, event_id) = best_effort_identity(json);
         self.slots.push(Slot::Dead(reason));
         self.dead_letters.push(NewDeadLetter::new(

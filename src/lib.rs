@@ -6,7 +6,7 @@
 //! - [`telemetry`]: logging set-up, and OTLP trace export when configured.
 //! - [`metrics`]: Prometheus metrics with bounded label values (`GET /metrics/prometheus`).
 //! - [`trace_context`]: W3C `traceparent` of events, turned into span links.
-//! - [`domain`]: pure types (envelope, ids, names, validation errors); no I/O.
+//! - [`domain`]: pure types (envelope and its CloudEvents mapping, ids, names, validation errors); no I/O.
 //! - [`filter`]: [`filter::EventFilter`], the event filters with one meaning in queries and live subscriptions.
 //! - [`ingest`]: what a queue entry becomes (an event or a dead letter), without actix or I/O.
 //! - [`insights`]: what Herald reads out of an event: severity, links, derived views, and a page's field schema (SPEC §6.1).
