@@ -25,7 +25,7 @@ use crate::domain::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome};
 use crate::ingest::{EntryOutcome, PreparedBatch};
 use crate::metrics::{Metrics, WriteCounts};
 use crate::queue::{IngestBatch, IngestError};
-use crate::storage::Storage;
+use crate::storage::{EncodedEvents, Storage};
 use crate::trace_context::{self, MAX_SPAN_LINKS};
 
 /// Most events written in one transaction when queued batches are merged.
@@ -42,7 +42,7 @@ pub struct SubscribeStored {
 /// A validated batch waiting for the next write.
 struct Pending {
     prepared: PreparedBatch,
-    events: Vec<NewEvent>,
+    events: EncodedEvents,
     dead_letters: Vec<NewDeadLetter>,
     reply: oneshot::Sender<Result<Vec<EntryOutcome>, IngestError>>,
 }
@@ -107,7 +107,7 @@ impl IngressRouter {
             size += next.events.len();
             group.extend(self.queue.pop_front());
         }
-        let mut events = Vec::with_capacity(size);
+        let mut events = EncodedEvents::default();
         let mut dead_letters = Vec::new();
         let mut counts = Vec::with_capacity(group.len());
         for pending in &mut group {
@@ -117,13 +117,16 @@ impl IngressRouter {
         }
         // Stream entries (they keep their raw entry) are dead-lettered when their id conflicts; HTTP envelopes
         // are answered 409 instead. Noted before the events move into the write.
-        let dead_letter_on_conflict: Vec<bool> =
-            events.iter().map(|e| e.raw_on_conflict.is_some()).collect();
-        let span = batch_span(&events, dead_letters.len());
+        let dead_letter_on_conflict: Vec<bool> = events
+            .events()
+            .iter()
+            .map(|e| e.raw_on_conflict.is_some())
+            .collect();
+        let span = batch_span(events.events(), dead_letters.len());
         let storage = self.storage.clone();
         let persist = async move {
             let started = std::time::Instant::now();
-            let result = storage.events().persist_batch(events, dead_letters).await;
+            let result = storage.events().persist_encoded(events, dead_letters).await;
             (result, started.elapsed())
         }
         .instrument(span);
@@ -263,16 +266,19 @@ impl Handler<IngestBatch> for IngressRouter {
 
     fn handle(&mut self, msg: IngestBatch, _ctx: &mut Self::Context) -> Self::Result {
         let max_payload_bytes = self.max_payload_bytes;
-        // Validation is CPU work (JSON parsing, hashing): off the actor's thread, so it never delays a write.
+        let storage = self.storage.clone();
+        // Validation and encoding are CPU work (JSON parsing, hashing, the rows' text): off the actor's thread and
+        // off the write path, so they overlap with the write in progress instead of delaying the next.
         let validate = actix_rt::task::spawn_blocking(move || {
-            PreparedBatch::prepare(msg.entries, max_payload_bytes, Utc::now())
+            let mut prepared = PreparedBatch::prepare(msg.entries, max_payload_bytes, Utc::now());
+            let (events, dead_letters) = prepared.take_rows();
+            (prepared, storage.events().encode(events), dead_letters)
         });
         Box::pin(
             async move { validate.await.map_err(IngestError::Validation) }
                 .into_actor(self)
-                .map(|prepared, act, ctx| {
-                    let mut prepared = prepared?;
-                    let (events, dead_letters) = prepared.take_rows();
+                .map(|validated, act, ctx| {
+                    let (prepared, events, dead_letters) = validated?;
                     let (reply, answer) = oneshot::channel();
                     act.queue.push_back(Pending {
                         prepared,

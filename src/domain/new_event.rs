@@ -19,6 +19,9 @@ pub struct NewEvent {
     /// For stream entries: the raw entry, so that an id conflict found at persistence becomes a dead letter in
     /// the same transaction. HTTP callers leave it `None` and answer the conflict with `409` instead.
     pub raw_on_conflict: Option<RawEntry>,
+    /// [`Envelope::content_hash`], computed once when the event is made (during validation, off the write path)
+    /// and compared with the stored hash when its id turns out to exist.
+    pub content_hash: String,
 }
 
 impl NewEvent {
@@ -32,6 +35,7 @@ impl NewEvent {
         raw_on_conflict: Option<RawEntry>,
     ) -> NewEvent {
         NewEvent {
+            content_hash: envelope.content_hash(),
             envelope,
             severity,
             received_at,

@@ -15,6 +15,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 pub use repo::dead_letters::{DeadLetterFilter, DeadLettersRepo};
+pub use repo::encoded::EncodedEvents;
 pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::events::EventsRepo;
 pub use repo::leases::{LeaseError, LeasesRepo};

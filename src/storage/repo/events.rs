@@ -3,13 +3,13 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use chrono::SecondsFormat;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect, Statement, TransactionTrait, TryInsertResult,
 };
 
 use super::dead_letters::{insert_in, insert_postgres};
+use super::encoded::EncodedEvents;
 use super::rows::{event_from_model, event_row};
 use crate::domain::{
     ErrorCode, EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, StoredEvent,
@@ -37,8 +37,9 @@ impl<'a> EventsRepo<'a> {
         self.read
     }
 
-    /// Stores a batch in one transaction: one multi-row `INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`, the
-    /// batch's dead letters, and dead letters for stream entries whose id turns out to conflict.
+    /// Stores a batch in one transaction: its new rows (`COPY` on PostgreSQL, a multi-row `INSERT … ON CONFLICT
+    /// (id) DO NOTHING` elsewhere), the batch's dead letters, and dead letters for stream entries whose id turns
+    /// out to conflict.
     ///
     /// Sequences are assigned in commit order: the transaction first takes a lock that every batch takes (an
     /// advisory lock on PostgreSQL, the single write connection on SQLite), then numbers its rows after the
@@ -48,21 +49,43 @@ impl<'a> EventsRepo<'a> {
     ///
     /// # Errors
     /// [`StorageError::Database`]; nothing of the batch is stored then.
-    #[tracing::instrument(name = "persist_batch", skip_all, fields(events = batch.len(), dead_letters = dead_letters.len()))]
     pub async fn persist_batch(
         &self,
         batch: Vec<NewEvent>,
         dead_letters: Vec<NewDeadLetter>,
     ) -> Result<PersistOutcome, StorageError> {
-        let plan = BatchPlan::new(&batch);
+        self.persist_encoded(self.encode(batch), dead_letters).await
+    }
+
+    /// `events` with their storage encoding done (see [`EncodedEvents`]): CPU work only, for the caller to run
+    /// off the write path, ahead of [`EventsRepo::persist_encoded`].
+    pub fn encode(&self, events: Vec<NewEvent>) -> EncodedEvents {
+        EncodedEvents::new(
+            events,
+            self.write.get_database_backend() == DbBackend::Postgres,
+        )
+    }
+
+    /// [`EventsRepo::persist_batch`] for a batch encoded ahead.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`]; nothing of the batch is stored then.
+    #[tracing::instrument(name = "persist_batch", skip_all, fields(events = batch.len(), dead_letters = dead_letters.len()))]
+    pub async fn persist_encoded(
+        &self,
+        batch: EncodedEvents,
+        dead_letters: Vec<NewDeadLetter>,
+    ) -> Result<PersistOutcome, StorageError> {
+        let plan = BatchPlan::new(&batch.events);
         let started = std::time::Instant::now();
         let mut outcome = match self.write.get_database_backend() {
-            DbBackend::Postgres => self.persist_postgres(&plan, dead_letters).await?,
+            DbBackend::Postgres => self.persist_postgres(&plan, &batch, dead_letters).await?,
             _ => self.persist_generic(&plan, dead_letters).await?,
         };
         drop(plan);
         // Rows are numbered in batch order, so the stored events come out in `ingressSequence` order.
         outcome.stored = batch
+            .events
             .into_iter()
             .zip(&outcome.outcomes)
             .filter_map(|(event, result)| match *result {
@@ -89,9 +112,10 @@ impl<'a> EventsRepo<'a> {
     async fn persist_postgres(
         &self,
         plan: &BatchPlan<'_>,
+        encoded: &EncodedEvents,
         mut dead_letters: Vec<NewDeadLetter>,
     ) -> Result<PersistOutcome, StorageError> {
-        let rows = plan.csv_rows();
+        let rows: Vec<_> = plan.unique.iter().map(|&i| encoded.copy_line(i)).collect();
         let ids: Vec<&str> = plan
             .unique
             .iter()
@@ -131,7 +155,7 @@ impl<'a> EventsRepo<'a> {
                 inserted.insert((*id).to_owned(), max_sequence);
                 // unwrap: writing into a String cannot fail.
                 write!(csv, "{max_sequence}").expect("a String accepts every write");
-                csv.push_str(row);
+                csv.push_str(row.as_ref());
             }
             if !csv.is_empty() {
                 let mut copy = tx.copy_in_raw(POSTGRES_COPY).await?;
@@ -176,12 +200,7 @@ impl<'a> EventsRepo<'a> {
                 .unwrap_or(0);
             let sequence_of = |position: usize| max + position as i64 + 1;
             let rows = plan.unique.iter().enumerate().map(|(position, &index)| {
-                event_row(
-                    &plan.batch[index],
-                    sequence_of(position),
-                    plan.hashes[index].clone(),
-                )
-                .into_active_model()
+                event_row(&plan.batch[index], sequence_of(position)).into_active_model()
             });
             let keys: HashSet<String> = match events::Entity::insert_many(rows)
                 .on_conflict_do_nothing()
@@ -261,15 +280,14 @@ SELECT id, content_hash, NULL::bigint FROM workflow_events WHERE id = ANY($1::te
 UNION ALL
 SELECT NULL, NULL, COALESCE(MAX(ingress_sequence), 0) FROM workflow_events";
 
-/// The new rows, as CSV in this column order ([`BatchPlan::csv_rows`] writes all but the sequence).
+/// The new rows, as CSV in this column order ([`super::encoded::copy_line`] writes all but the sequence).
 const POSTGRES_COPY: &str = "COPY workflow_events (ingress_sequence, id, type, source, occurred_at, received_at, \
 payload, correlation_id, causation_id, ttl_ms, metadata, content_hash, stream_id, severity) FROM STDIN WITH (FORMAT csv)";
 
-/// A batch before it meets the database: content hashes, and which entry of each id is the one to insert (the
-/// first; later ones are compared to it).
+/// A batch before it meets the database: which entry of each id is the one to insert (the first; later ones are
+/// compared to it by content hash).
 struct BatchPlan<'a> {
     batch: &'a [NewEvent],
-    hashes: Vec<String>,
     first_index: HashMap<&'a str, usize>,
     /// Indexes of first occurrences, in batch order; a row's sequence is the maximum plus its position + 1.
     unique: Vec<usize>,
@@ -283,7 +301,6 @@ struct Classified {
 
 impl<'a> BatchPlan<'a> {
     fn new(batch: &'a [NewEvent]) -> BatchPlan<'a> {
-        let hashes: Vec<String> = batch.iter().map(|e| e.envelope.content_hash()).collect();
         let mut first_index = HashMap::with_capacity(batch.len());
         let mut unique = Vec::with_capacity(batch.len());
         for (index, event) in batch.iter().enumerate() {
@@ -296,51 +313,9 @@ impl<'a> BatchPlan<'a> {
         }
         BatchPlan {
             batch,
-            hashes,
             first_index,
             unique,
         }
-    }
-
-    /// Each first occurrence as one CSV line of [`POSTGRES_COPY`] but its leading sequence: `,id,type,…\n`.
-    /// Text is always quoted (so an empty string is never read as NULL), NULL is an empty field, and times keep
-    /// their microseconds.
-    fn csv_rows(&self) -> Vec<String> {
-        self.unique
-            .iter()
-            .map(|&index| {
-                let event = &self.batch[index];
-                let e = &event.envelope;
-                let payload = e.payload.to_string();
-                // unwrap: a map of JSON values with string keys always serializes.
-                let metadata = e
-                    .metadata
-                    .as_ref()
-                    .map(|m| serde_json::to_string(m).expect("metadata is plain JSON"));
-                let mut row = String::with_capacity(256 + payload.len());
-                push_csv_text(&mut row, Some(e.id.as_str()));
-                push_csv_text(&mut row, Some(e.event_type.as_str()));
-                push_csv_text(&mut row, Some(e.source.as_str()));
-                for at in [e.occurred_at, event.received_at] {
-                    row.push(',');
-                    row.push_str(&at.to_rfc3339_opts(SecondsFormat::Micros, true));
-                }
-                push_csv_text(&mut row, Some(&payload));
-                push_csv_text(&mut row, e.correlation_id.as_ref().map(|c| c.as_str()));
-                push_csv_text(&mut row, e.causation_id.as_ref().map(|c| c.as_str()));
-                row.push(',');
-                if let Some(ttl_ms) = e.ttl_ms {
-                    // unwrap: writing into a String cannot fail.
-                    write!(row, "{ttl_ms}").expect("a String accepts every write");
-                }
-                push_csv_text(&mut row, metadata.as_deref());
-                push_csv_text(&mut row, Some(&self.hashes[index]));
-                push_csv_text(&mut row, event.stream_id.as_deref());
-                push_csv_text(&mut row, Some(event.severity.as_str()));
-                row.push('\n');
-                row
-            })
-            .collect()
     }
 
     /// Ids of first occurrences that were not inserted (already stored).
@@ -369,11 +344,11 @@ impl<'a> BatchPlan<'a> {
                     outcomes.push(EventOutcome::Stored(sequence));
                     continue;
                 }
-                Some(_) => Some(&self.hashes[first]),
+                Some(_) => Some(&self.batch[first].content_hash),
                 None => existing.get(id),
             };
             let outcome = match stored_hash {
-                Some(hash) if *hash == self.hashes[index] => EventOutcome::Duplicate,
+                Some(hash) if *hash == event.content_hash => EventOutcome::Duplicate,
                 _ => EventOutcome::Conflict,
             };
             outcomes.push(outcome);
@@ -399,44 +374,5 @@ impl<'a> BatchPlan<'a> {
             },
             conflict_dead_letters,
         }
-    }
-}
-
-/// Appends `,` and `text` as a CSV field: quoted, inner quotes doubled; nothing at all for NULL.
-fn push_csv_text(row: &mut String, text: Option<&str>) {
-    row.push(',');
-    if let Some(text) = text {
-        row.push('"');
-        for part in text.split_inclusive('"') {
-            row.push_str(part);
-            if part.ends_with('"') {
-                row.push('"');
-            }
-        }
-        row.push('"');
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::push_csv_text;
-
-    fn field(text: Option<&str>) -> String {
-        let mut row = String::new();
-        push_csv_text(&mut row, text);
-        row
-    }
-
-    #[test]
-    fn csv_text_is_quoted_with_inner_quotes_doubled_and_null_is_an_empty_field() {
-        assert_eq!(field(None), ",");
-        assert_eq!(field(Some("")), r#","""#);
-        assert_eq!(field(Some("plain")), r#","plain""#);
-        assert_eq!(field(Some(r#"{"a":"b\"c"}"#)), r#","{""a"":""b\""c""}""#);
-        // Only quotes are special inside a quoted CSV field: newlines, commas, backslashes and tabs pass as they are.
-        assert_eq!(
-            field(Some("two\nlines, \\ tab\t")),
-            ",\"two\nlines, \\ tab\t\""
-        );
     }
 }

@@ -6,6 +6,7 @@
 
 mod controls;
 pub mod dead_letters;
+pub mod encoded;
 pub mod event_queries;
 pub mod events;
 pub mod leases;

@@ -55,7 +55,7 @@ pub(super) fn parse_source(
 }
 
 /// The `workflow_events` row of `event`, numbered `sequence`.
-pub(super) fn event_row(event: &NewEvent, sequence: i64, content_hash: String) -> events::Model {
+pub(super) fn event_row(event: &NewEvent, sequence: i64) -> events::Model {
     let e = &event.envelope;
     events::Model {
         id: e.id.to_string(),
@@ -70,7 +70,7 @@ pub(super) fn event_row(event: &NewEvent, sequence: i64, content_hash: String) -
         ttl_ms: e.ttl_ms,
         metadata: e.metadata.clone().map(Value::Object),
         schema_version: None,
-        content_hash,
+        content_hash: event.content_hash.clone(),
         stream_id: event.stream_id.clone(),
         severity: event.severity.as_str().to_owned(),
     }
