@@ -9,6 +9,9 @@
 //! - `error.rs`: [`ErrorCode`] (every SPEC code and dead-letter reason), [`ValidationError`] and
 //!   [`UnknownSpelling`] (a stored name of a closed set that no longer reads).
 //! - `envelope.rs`: [`Envelope`], its parser, wire form and content hash (SPEC §1).
+//! - `event_schema/`: per-type JSON Schemas ([`EventSchema`], compiled), their stored versions
+//!   ([`SchemaVersion`]), the [`SchemaCatalog`] every ingest path checks payloads against, shared through a
+//!   [`SharedCatalog`], and what a refused payload comes to ([`SchemaViolation`]).
 //! - `event_id.rs`, `event_type.rs`, `source_name.rs`, `correlation_id.rs`: the envelope's constrained strings
 //!   ([`EventId`], [`EventType`], [`SourceName`], [`CorrelationId`]).
 //! - `name_pattern.rs`: [`NamePattern`], the `type`/`source` filters (exact or `*`/`**` patterns, SPEC §5.1).
@@ -35,6 +38,7 @@ mod dead_letter;
 mod envelope;
 mod error;
 mod event_id;
+mod event_schema;
 mod event_type;
 mod name_pattern;
 mod new_event;
@@ -59,6 +63,10 @@ pub use envelope::{
 };
 pub use error::{ErrorCode, UnknownSpelling, ValidationError};
 pub use event_id::{EVENT_ID_MAX_CHARS, EventId};
+pub use event_schema::{
+    EventSchema, MAX_SCHEMA_BYTES, SchemaCatalog, SchemaError, SchemaSummary, SchemaVersion,
+    SchemaViolation, SharedCatalog, schema_hash,
+};
 pub use event_type::{EVENT_TYPE_MAX_CHARS, EventType};
 pub use name_pattern::{NameKind, NamePattern};
 pub use new_event::{EventOutcome, NewEvent, PersistOutcome};

@@ -263,7 +263,7 @@ SELECT NULL, NULL, COALESCE(MAX(ingress_sequence), 0) FROM workflow_events";
 
 /// The new rows, as CSV in this column order ([`BatchPlan::csv_rows`] writes all but the sequence).
 const POSTGRES_COPY: &str = "COPY workflow_events (ingress_sequence, id, type, source, occurred_at, received_at, \
-payload, correlation_id, causation_id, ttl_ms, metadata, content_hash, stream_id, severity) FROM STDIN WITH (FORMAT csv)";
+payload, correlation_id, causation_id, ttl_ms, metadata, content_hash, stream_id, severity, schema_version) FROM STDIN WITH (FORMAT csv)";
 
 /// A batch before it meets the database: content hashes, and which entry of each id is the one to insert (the
 /// first; later ones are compared to it).
@@ -337,6 +337,11 @@ impl<'a> BatchPlan<'a> {
                 push_csv_text(&mut row, Some(&self.hashes[index]));
                 push_csv_text(&mut row, event.stream_id.as_deref());
                 push_csv_text(&mut row, Some(event.severity.as_str()));
+                row.push(',');
+                if let Some(version) = event.schema_version {
+                    // unwrap: writing into a String cannot fail.
+                    write!(row, "{version}").expect("a String accepts every write");
+                }
                 row.push('\n');
                 row
             })
