@@ -251,6 +251,43 @@ mod tests {
     }
 
     #[test]
+    fn stream_payloads_are_checked_against_their_types_schema_and_record_its_version() {
+        use crate::domain::EventSchema;
+        use std::sync::Arc;
+        let schema = EventSchema::compile(&serde_json::json!({"required": ["id"]}), 4).unwrap();
+        let catalog = SchemaCatalog::new(
+            std::collections::HashMap::from([("a.b".to_owned(), Arc::new(schema))]),
+            true,
+        );
+        let entries = vec![
+            stream_entry(
+                Some(r#"{"type":"a.b","source":"svc","payload":{"id":1}}"#),
+                1,
+            ),
+            stream_entry(Some(r#"{"type":"a.b","source":"svc","payload":{}}"#), 1),
+            stream_entry(Some(r#"{"type":"a.c","source":"svc"}"#), 1),
+            IngressEntry::Envelope(
+                Envelope::parse(
+                    serde_json::json!({"type":"a.b","source":"svc","payload":{"id":2}}),
+                    &ParseContext::new(Utc::now()),
+                    || EventId::from_ulid(ulid::Ulid::generate()),
+                )
+                .unwrap(),
+            ),
+        ];
+        let batch = PreparedBatch::prepare(entries, 262_144, &catalog, Utc::now());
+        assert_eq!(batch.events.len(), 2);
+        assert!(batch.events.iter().all(|e| e.schema_version == Some(4)));
+        let reasons: Vec<_> = batch.dead_letters.iter().map(|d| d.reason).collect();
+        assert_eq!(
+            reasons,
+            vec![ErrorCode::SchemaMismatch, ErrorCode::SchemaRequired]
+        );
+        assert!(batch.dead_letters[0].message.contains("`required`"));
+        assert!(batch.dead_letters[1].message.contains("a.c"));
+    }
+
+    #[test]
     fn an_envelope_without_id_gets_the_same_id_on_every_delivery() {
         let json = r#"{"type":"a.b","source":"svc"}"#;
         let first = PreparedBatch::prepare(
