@@ -19,8 +19,10 @@ use crate::storage::entity::event_schemas as schemas;
 const IS_ACTIVE: &str = "version = (SELECT MAX(s.version) FROM event_schemas s \
 WHERE s.event_type = event_schemas.event_type)";
 
-/// How often a registration is retried when another instance took the same version number first.
-const REGISTER_ATTEMPTS: usize = 3;
+/// How often a registration is tried when other registrations of the same type keep taking the next version number
+/// first. Each lost race means another registration committed, so n concurrent registrations of one type need at
+/// most n tries; this bounds the loop far above any realistic contention.
+const REGISTER_ATTEMPTS: usize = 16;
 
 /// What a registration came to.
 #[derive(Debug, Clone, PartialEq)]

@@ -48,3 +48,28 @@ async fn a_schema_registered_on_one_instance_is_enforced_by_another() {
     assert_eq!(ok.status(), 202);
     assert_eq!(a.stored_event("x-ok").await["schemaVersion"], 1);
 }
+
+#[actix_web::test]
+async fn concurrent_registrations_on_two_instances_each_get_a_version_of_their_own() {
+    // Arrange
+    let env = TestEnv::new(Db::Postgres, Mode::Redis).await;
+    let a = env.spawn().await;
+    let b = env.spawn().await;
+
+    // Act: eight different schemas for one type at once, half through each instance.
+    let puts = (0..8).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        async move {
+            let schema = json!({"type": "object", "maxProperties": 100 + i});
+            let response = super::put_schema(app, "shop.order.placed", &schema).await;
+            assert_eq!(response.status(), 201, "registration {i}");
+            let body: Value = response.json().await.unwrap();
+            body["data"]["version"].as_i64().unwrap()
+        }
+    });
+    let mut versions = futures::future::join_all(puts).await;
+
+    // Assert
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=8).collect::<Vec<i64>>());
+}
