@@ -36,6 +36,7 @@ pub async fn put(
             "the body is not valid JSON: {e}"
         )))
     })?;
+    // Compiled here only to refuse what does not compile; the version number is the registry's to give.
     match EventSchema::compile(&schema, 0) {
         Ok(_) => {}
         Err(SchemaError::TooLarge { size }) => {

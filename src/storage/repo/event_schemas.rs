@@ -185,7 +185,8 @@ impl<'a> EventSchemasRepo<'a> {
             .collect()
     }
 
-    /// The table's [`SchemaWatermark`]: one indexed aggregate, cheap enough to poll a few times a second.
+    /// The table's [`SchemaWatermark`]: one indexed aggregate, cheap enough to poll a few times a second. Not
+    /// instrumented: every instance calls it four times a second, and a span each would drown the traces.
     ///
     /// # Errors
     /// [`StorageError::Database`].
