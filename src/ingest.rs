@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     CloudEvent, Envelope, ErrorCode, EventId, EventOutcome, NewDeadLetter, NewEvent, ParseContext,
-    PersistOutcome, RawEntry,
+    PersistOutcome, RawEntry, SchemaCatalog,
 };
 use crate::insights::severity_of;
 
@@ -72,10 +72,16 @@ enum Slot {
 }
 
 impl PreparedBatch {
-    /// Validates every entry of a batch received at `now`.
+    /// Validates every entry of a batch received at `now`, payloads against `schemas` (SPEC §1 per-type schemas).
+    ///
+    /// An [`IngressEntry::Envelope`] was checked against the schemas by the HTTP ingress before it was queued;
+    /// here it only records its type's active version (a lookup), so inline mode never validates twice. A schema
+    /// registered in the instant between that check and this batch is therefore recorded without having been
+    /// checked; stream entries are always checked here.
     pub fn prepare(
         entries: Vec<IngressEntry>,
         max_payload_bytes: usize,
+        schemas: &SchemaCatalog,
         now: DateTime<Utc>,
     ) -> PreparedBatch {
         let ctx = ParseContext {
@@ -86,9 +92,12 @@ impl PreparedBatch {
         for entry in entries {
             match entry {
                 IngressEntry::Envelope(envelope) => {
-                    batch.push_event(accepted(envelope, now, None, None));
+                    let version = schemas.active_version(&envelope.event_type);
+                    batch.push_event(
+                        accepted(envelope, now, None, None).with_schema_version(version),
+                    );
                 }
-                IngressEntry::Stream(entry) => batch.push_stream_entry(entry, &ctx),
+                IngressEntry::Stream(entry) => batch.push_stream_entry(entry, &ctx, schemas),
             }
         }
         batch
@@ -116,7 +125,12 @@ impl PreparedBatch {
         ));
     }
 
-    fn push_stream_entry(&mut self, entry: StreamEntry, ctx: &ParseContext) {
+    fn push_stream_entry(
+        &mut self,
+        entry: StreamEntry,
+        ctx: &ParseContext,
+        schemas: &SchemaCatalog,
+    ) {
         if entry.deliveries > MAX_DELIVERIES {
             let message = format!(
                 "entry {} was delivered {} times without an outcome",
@@ -135,12 +149,13 @@ impl PreparedBatch {
             return self.push_dead(ErrorCode::MissingEnvelope, message, &entry);
         };
         match parsed {
-            Ok(envelope) => self.push_event(accepted(
-                envelope,
-                ctx.now,
-                Some(entry.entry_id),
-                Some(entry.fields),
-            )),
+            Ok(envelope) => match schemas.check(&envelope.event_type, &envelope.payload) {
+                Ok(version) => self.push_event(
+                    accepted(envelope, ctx.now, Some(entry.entry_id), Some(entry.fields))
+                        .with_schema_version(version),
+                ),
+                Err(violation) => self.push_dead(violation.code(), violation.to_string(), &entry),
+            },
             Err(e) => {
                 let message = e.to_string();
                 self.push_dead(e.code, message, &entry);
@@ -229,7 +244,7 @@ mod tests {
             stream_entry(Some(r#"{"type":"a.b","source":"svc","extra":1}"#), 1),
             stream_entry(Some(r#"{"type":"a.b","source":"svc"}"#), MAX_DELIVERIES + 1),
         ];
-        let batch = PreparedBatch::prepare(entries, 262_144, Utc::now());
+        let batch = PreparedBatch::prepare(entries, 262_144, &SchemaCatalog::default(), Utc::now());
         assert_eq!(batch.events.len(), 1);
         assert_eq!(batch.dead_letters.len(), 4);
         let persisted = PersistOutcome {
@@ -270,7 +285,7 @@ mod tests {
             ),
             cloud_event_entry("[]"),
         ];
-        let batch = PreparedBatch::prepare(entries, 262_144, Utc::now());
+        let batch = PreparedBatch::prepare(entries, 262_144, &SchemaCatalog::default(), Utc::now());
         assert_eq!(batch.events.len(), 1);
         let event = &batch.events[0].envelope;
         assert_eq!(event.id.as_str(), "ce-1");
@@ -294,10 +309,57 @@ mod tests {
     }
 
     #[test]
+    fn stream_payloads_are_checked_against_their_types_schema_and_record_its_version() {
+        use crate::domain::EventSchema;
+        use std::sync::Arc;
+        let schema = EventSchema::compile(&serde_json::json!({"required": ["id"]}), 4).unwrap();
+        let catalog = SchemaCatalog::new(
+            std::collections::HashMap::from([("a.b".to_owned(), Arc::new(schema))]),
+            true,
+        );
+        let entries = vec![
+            stream_entry(
+                Some(r#"{"type":"a.b","source":"svc","payload":{"id":1}}"#),
+                1,
+            ),
+            stream_entry(Some(r#"{"type":"a.b","source":"svc","payload":{}}"#), 1),
+            stream_entry(Some(r#"{"type":"a.c","source":"svc"}"#), 1),
+            IngressEntry::Envelope(
+                Envelope::parse(
+                    serde_json::json!({"type":"a.b","source":"svc","payload":{"id":2}}),
+                    &ParseContext::new(Utc::now()),
+                    || EventId::from_ulid(ulid::Ulid::generate()),
+                )
+                .unwrap(),
+            ),
+        ];
+        let batch = PreparedBatch::prepare(entries, 262_144, &catalog, Utc::now());
+        assert_eq!(batch.events.len(), 2);
+        assert!(batch.events.iter().all(|e| e.schema_version == Some(4)));
+        let reasons: Vec<_> = batch.dead_letters.iter().map(|d| d.reason).collect();
+        assert_eq!(
+            reasons,
+            vec![ErrorCode::SchemaMismatch, ErrorCode::SchemaRequired]
+        );
+        assert!(batch.dead_letters[0].message.contains("`required`"));
+        assert!(batch.dead_letters[1].message.contains("a.c"));
+    }
+
+    #[test]
     fn an_envelope_without_id_gets_the_same_id_on_every_delivery() {
         let json = r#"{"type":"a.b","source":"svc"}"#;
-        let first = PreparedBatch::prepare(vec![stream_entry(Some(json), 1)], 262_144, Utc::now());
-        let again = PreparedBatch::prepare(vec![stream_entry(Some(json), 2)], 262_144, Utc::now());
+        let first = PreparedBatch::prepare(
+            vec![stream_entry(Some(json), 1)],
+            262_144,
+            &SchemaCatalog::default(),
+            Utc::now(),
+        );
+        let again = PreparedBatch::prepare(
+            vec![stream_entry(Some(json), 2)],
+            262_144,
+            &SchemaCatalog::default(),
+            Utc::now(),
+        );
         assert_eq!(first.events[0].envelope.id, again.events[0].envelope.id);
     }
 
@@ -307,7 +369,7 @@ mod tests {
             Some(r#"{"type":"nodots","source":"billing.api","id":"e-1"}"#),
             1,
         )];
-        let batch = PreparedBatch::prepare(entries, 262_144, Utc::now());
+        let batch = PreparedBatch::prepare(entries, 262_144, &SchemaCatalog::default(), Utc::now());
         assert_eq!(batch.dead_letters.len(), 1);
         assert_eq!(
             best_effort_identity(Some(r#"{"source":"billing.api","id":"e-1"}"#))

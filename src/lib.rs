@@ -14,6 +14,8 @@
 //! - [`views`]: every JSON shape HTTP and the WebSocket send (events, sources, dead letters, frames), built from
 //!   domain types.
 //! - [`storage`]: database connection, migrations, entities and repositories.
+//! - [`schema_registry`]: the per-type JSON Schema registry's compiled catalog, refreshed from storage on every
+//!   instance.
 //! - [`redis`]: what every Redis-speaking part shares: the client builder, the instance id, the retry policy, the
 //!   shared rate-limit window and the live relay's transport. Imports storage and domain, never the actors.
 //! - [`queue`]: the queue adapters (`redis_streams`, `inline`) behind one interface, feeding whoever handles
@@ -38,6 +40,7 @@ pub mod jsonpath;
 pub mod metrics;
 pub mod queue;
 pub mod redis;
+pub mod schema_registry;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

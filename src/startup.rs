@@ -23,6 +23,7 @@ use crate::http::{AppState, configure};
 use crate::metrics::Metrics;
 use crate::queue::{InlineQueue, Queue, RedisStreams, StreamSettings};
 use crate::redis::{InstanceId, RedisWindow};
+use crate::schema_registry::SchemaRegistry;
 use crate::storage::Storage;
 
 /// How long shutdown waits for in-flight work before it stops anyway (SPEC §3: within 30 s).
@@ -42,6 +43,8 @@ pub struct Application {
     sources: Addr<SourceDirectory>,
     shutdown: watch::Sender<bool>,
     consumers: JoinHandle<()>,
+    /// Polls `event_schemas` so a schema registered on another instance holds here within 1 s; ends at shutdown.
+    schema_refresher: JoinHandle<()>,
     ready: Arc<AtomicBool>,
     lease: Option<InlineLease>,
     metrics: Metrics,
@@ -120,12 +123,17 @@ impl Application {
             _ => Queue::Inline(InlineQueue::new(settings.ingress_concurrency)),
         };
 
+        let schemas = SchemaRegistry::load(storage.clone(), settings.require_schemas)
+            .await
+            .context("Failed to read the event schemas.")?;
         let metrics = Metrics::new(&settings.event_source_rate_limits);
         let router_storage = storage.clone();
         let max_payload_bytes = settings.max_payload_bytes;
         let router_metrics = metrics.clone();
         let (router, router_arbiter) = IngressRouter::launch(
-            IngressRouter::new(router_storage, max_payload_bytes).with_metrics(router_metrics),
+            IngressRouter::new(router_storage, max_payload_bytes)
+                .with_metrics(router_metrics)
+                .with_schemas(schemas.catalog().clone()),
         );
         let relay = match (&settings.events_mode, &settings.redis_url) {
             (EventsMode::Redis, Some(url)) => Some(RelaySettings {
@@ -156,6 +164,7 @@ impl Application {
         )
         .await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let schema_refresher = schemas.spawn_refresher(shutdown_rx.clone());
         let consumers = queue.start(router.clone().recipient(), shutdown_rx);
 
         let ready = Arc::new(AtomicBool::new(true));
@@ -172,6 +181,7 @@ impl Application {
             ws_hub: WsHubLink::to(&ws_hub),
             sources: SourcesLink::to(&sources, rate_limits),
             metrics: metrics.clone(),
+            schemas,
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("Failed to bind HERALD_LISTEN={}.", settings.listen))?;
@@ -198,6 +208,7 @@ impl Application {
             sources,
             shutdown,
             consumers,
+            schema_refresher,
             ready,
             lease,
             metrics,
@@ -239,6 +250,7 @@ impl Application {
             sources,
             shutdown,
             consumers,
+            schema_refresher,
             ready,
             lease,
             ..
@@ -276,6 +288,8 @@ impl Application {
         server.await.context("HTTP server failed.")?;
         let _ = signals.await;
         router_arbiter.stop();
+        // The shutdown signal has been sent (or the server failed): the refresher has ended or ends now.
+        schema_refresher.abort();
         if let Some(task) = lease_renewal {
             task.abort();
         }

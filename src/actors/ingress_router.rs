@@ -20,7 +20,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::messages::EventsStored;
-use crate::domain::ErrorCode;
+use crate::domain::{ErrorCode, SharedCatalog};
 use crate::domain::{EventOutcome, NewDeadLetter, NewEvent, PersistOutcome};
 use crate::ingest::{EntryOutcome, PreparedBatch};
 use crate::metrics::{Metrics, WriteCounts};
@@ -53,6 +53,7 @@ struct Pending {
 pub struct IngressRouter {
     storage: Storage,
     max_payload_bytes: usize,
+    schemas: SharedCatalog,
     subscribers: Vec<Recipient<EventsStored>>,
     queue: VecDeque<Pending>,
     writing: bool,
@@ -66,6 +67,7 @@ impl IngressRouter {
         IngressRouter {
             storage,
             max_payload_bytes,
+            schemas: SharedCatalog::empty(),
             subscribers: Vec::new(),
             queue: VecDeque::new(),
             writing: false,
@@ -78,6 +80,13 @@ impl IngressRouter {
     /// set nobody scrapes.
     pub fn with_metrics(mut self, metrics: Metrics) -> IngressRouter {
         self.metrics = metrics;
+        self
+    }
+
+    /// Checks stream payloads against the schemas `schemas` holds at each batch (the registry keeps it fresh),
+    /// instead of an empty catalog that accepts every type.
+    pub fn with_schemas(mut self, schemas: SharedCatalog) -> IngressRouter {
+        self.schemas = schemas;
         self
     }
 
@@ -266,11 +275,13 @@ impl Handler<IngestBatch> for IngressRouter {
 
     fn handle(&mut self, msg: IngestBatch, _ctx: &mut Self::Context) -> Self::Result {
         let max_payload_bytes = self.max_payload_bytes;
+        let schemas = self.schemas.load();
         let storage = self.storage.clone();
-        // Validation and encoding are CPU work (JSON parsing, hashing, the rows' text): off the actor's thread and
-        // off the write path, so they overlap with the write in progress instead of delaying the next.
+        // Validation and encoding are CPU work (JSON parsing, schemas, hashing, the rows' text): off the actor's
+        // thread and off the write path, so they overlap with the write in progress instead of delaying the next.
         let validate = actix_rt::task::spawn_blocking(move || {
-            let mut prepared = PreparedBatch::prepare(msg.entries, max_payload_bytes, Utc::now());
+            let mut prepared =
+                PreparedBatch::prepare(msg.entries, max_payload_bytes, &schemas, Utc::now());
             let (events, dead_letters) = prepared.take_rows();
             (prepared, storage.events().encode(events), dead_letters)
         });

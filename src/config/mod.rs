@@ -55,6 +55,10 @@ pub struct Settings {
     /// `HERALD_QUERY_TIMEOUT_MS`: how long one admin query (an events page, stats) may run before it is stopped
     /// and answered with `503 query_timeout`. Default: 5000.
     pub query_timeout_ms: u64,
+    /// `HERALD_REQUIRE_SCHEMAS`: `true` refuses events of a type that has no registered JSON Schema
+    /// (`schema_required`: 400 over HTTP, a dead letter from the stream); `false` accepts them unchecked. Types
+    /// with a schema are always checked against its active version. Default: `false`.
+    pub require_schemas: bool,
     /// `EVENT_SOURCE_RATE_LIMITS`: per-source rate limits, a JSON array such as
     /// `[{"source":"metastore.api","limit":200,"intervalMs":60000,"pauseMs":60000}]`. A source may pass `limit`
     /// events per sliding `intervalMs` to trigger evaluation; the event that exceeds it pauses the source's
@@ -183,6 +187,10 @@ const KEYS: &[Key] = &[
         expected: "milliseconds, an integer from 100 to 600000",
     },
     Key {
+        env: "HERALD_REQUIRE_SCHEMAS",
+        expected: "true or false",
+    },
+    Key {
         env: "EVENT_SOURCE_RATE_LIMITS",
         expected: r#"a JSON array of {"source", "limit", "intervalMs", "pauseMs"?} objects"#,
     },
@@ -298,6 +306,16 @@ impl Settings {
                 ));
             }
         };
+        let require_schemas = match get("HERALD_REQUIRE_SCHEMAS").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "HERALD_REQUIRE_SCHEMAS",
+                    &format!("{other:?} is not a boolean"),
+                ));
+            }
+        };
         let otel_exporter_otlp_endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(endpoint) = &otel_exporter_otlp_endpoint {
             check_http_url("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)?;
@@ -317,6 +335,7 @@ impl Settings {
             tokens_file: get("HERALD_TOKENS_FILE").map(PathBuf::from),
             stream_maxlen: int(&get, "HERALD_STREAM_MAXLEN", 1_000_000, 1000, u64::MAX)?,
             query_timeout_ms: int(&get, "HERALD_QUERY_TIMEOUT_MS", 5_000, 100, 600_000)?,
+            require_schemas,
             event_source_rate_limits: match get(rate_limits::VARIABLE) {
                 None => rate_limits::RateLimits::default(),
                 Some(value) => rate_limits::RateLimits::parse(&value)?,
@@ -449,6 +468,26 @@ mod tests {
             s.otel_exporter_otlp_endpoint.as_deref(),
             Some("https://otel.example:4318/")
         );
+    }
+
+    #[test]
+    fn require_schemas_is_false_by_default_and_takes_only_true_or_false() {
+        assert!(!settings(&[]).unwrap().require_schemas);
+        assert!(
+            settings(&[("HERALD_REQUIRE_SCHEMAS", "true")])
+                .unwrap()
+                .require_schemas
+        );
+        assert!(
+            !settings(&[("HERALD_REQUIRE_SCHEMAS", "false")])
+                .unwrap()
+                .require_schemas
+        );
+        let message = settings(&[("HERALD_REQUIRE_SCHEMAS", "yes")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("HERALD_REQUIRE_SCHEMAS"), "{message}");
+        assert!(message.contains("true or false"), "{message}");
     }
 
     #[test]

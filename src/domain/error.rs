@@ -54,13 +54,17 @@ pub enum ErrorCode {
     MissingEnvelope,
     /// Dead-letter reason: an entry was delivered 5 times without reaching an outcome.
     Poison,
-    /// Dead-letter reason: the payload does not validate against its type's active JSON Schema.
+    /// The payload does not validate against its type's active JSON Schema (also a dead-letter reason).
     SchemaMismatch,
+    /// The type has no schema while `HERALD_REQUIRE_SCHEMAS=true` (also a dead-letter reason).
+    SchemaRequired,
+    /// A schema given for registration does not compile.
+    InvalidSchema,
 }
 
 impl ErrorCode {
     /// Every code, in SPEC's table order, for exhaustive tests and documentation generators.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingField,
         ErrorCode::InvalidField,
@@ -82,6 +86,8 @@ impl ErrorCode {
         ErrorCode::MissingEnvelope,
         ErrorCode::Poison,
         ErrorCode::SchemaMismatch,
+        ErrorCode::SchemaRequired,
+        ErrorCode::InvalidSchema,
     ];
 
     /// The wire spelling used in `{"error": {"code": ...}}` and in dead-letter `reason` columns.
@@ -108,6 +114,8 @@ impl ErrorCode {
             ErrorCode::MissingEnvelope => "missing_envelope",
             ErrorCode::Poison => "poison",
             ErrorCode::SchemaMismatch => "schema_mismatch",
+            ErrorCode::SchemaRequired => "schema_required",
+            ErrorCode::InvalidSchema => "invalid_schema",
         }
     }
 }
@@ -246,7 +254,7 @@ mod tests {
             assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
             assert!(seen.insert(s), "duplicate {s}");
         }
-        assert_eq!(seen.len(), 21);
+        assert_eq!(seen.len(), 23);
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! - `cloud_event.rs`: [`CloudEvent`], a CloudEvents 1.0 event (structured or binary mode) mapped to an
 //!   [`Envelope`] by the envelope's own rules (SPEC §1).
 //! - `envelope.rs`: [`Envelope`], its parser, wire form and content hash (SPEC §1).
+//! - `event_schema/`: per-type JSON Schemas ([`EventSchema`], compiled), their stored versions
+//!   ([`SchemaVersion`]), the [`SchemaCatalog`] every ingest path checks payloads against, shared through a
+//!   [`SharedCatalog`], and what a refused payload comes to ([`SchemaViolation`]).
 //! - `event_id.rs`, `event_type.rs`, `source_name.rs`, `correlation_id.rs`: the envelope's constrained strings
 //!   ([`EventId`], [`EventType`], [`SourceName`], [`CorrelationId`]).
 //! - `name_pattern.rs`: [`NamePattern`], the `type`/`source` filters (exact or `*`/`**` patterns, SPEC §5.1).
@@ -38,6 +41,7 @@ mod dead_letter;
 mod envelope;
 mod error;
 mod event_id;
+mod event_schema;
 mod event_type;
 mod name_pattern;
 mod new_event;
@@ -66,6 +70,10 @@ pub use envelope::{
 };
 pub use error::{ErrorCode, UnknownSpelling, ValidationError};
 pub use event_id::{EVENT_ID_MAX_CHARS, EventId};
+pub use event_schema::{
+    EventSchema, MAX_SCHEMA_BYTES, SchemaCatalog, SchemaError, SchemaSummary, SchemaVersion,
+    SchemaViolation, SharedCatalog, schema_hash,
+};
 pub use event_type::{EVENT_TYPE_MAX_CHARS, EventType};
 pub use name_pattern::{NameKind, NamePattern};
 pub use new_event::{EventOutcome, NewEvent, PersistOutcome};

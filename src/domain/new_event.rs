@@ -22,6 +22,9 @@ pub struct NewEvent {
     /// [`Envelope::content_hash`], computed once when the event is made (during validation, off the write path)
     /// and compared with the stored hash when its id turns out to exist.
     pub content_hash: String,
+    /// The version of its type's active schema the payload passed; `None` when the type has no schema. Set by
+    /// ingest after [`crate::domain::SchemaCatalog::check`].
+    pub schema_version: Option<i32>,
 }
 
 impl NewEvent {
@@ -41,17 +44,24 @@ impl NewEvent {
             received_at,
             stream_id,
             raw_on_conflict,
+            schema_version: None,
         }
     }
 
-    /// The event as stored at `ingress_sequence` (no schema version yet: schemas are validated later).
+    /// The event, recorded as having passed version `schema_version` of its type's schema.
+    pub fn with_schema_version(mut self, schema_version: Option<i32>) -> NewEvent {
+        self.schema_version = schema_version;
+        self
+    }
+
+    /// The event as stored at `ingress_sequence`.
     pub fn into_stored(self, ingress_sequence: i64) -> StoredEvent {
         StoredEvent {
             envelope: self.envelope,
             ingress_sequence,
             severity: self.severity,
             received_at: self.received_at,
-            schema_version: None,
+            schema_version: self.schema_version,
         }
     }
 }

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
-use crate::domain::{ErrorCode, ValidationError};
+use crate::domain::{ErrorCode, SchemaViolation, ValidationError};
 
 /// An HTTP error answer. Expected failures carry a SPEC code and map to 4xx/503; anything else is
 /// [`ApiError::unexpected`], logged with its cause chain and answered as an opaque 500.
@@ -36,6 +36,54 @@ impl ApiError {
     pub fn validation(e: &ValidationError) -> ApiError {
         let details = e.field.as_ref().map(|field| json!({ "field": field }));
         ApiError::new(StatusCode::BAD_REQUEST, e.code, e.message.clone(), details)
+    }
+
+    /// 400 `schema_mismatch` (`details`: `instancePath`, `keyword`, `schemaVersion`) or `schema_required`
+    /// (`details.type`) for a payload the schema rules refuse.
+    pub fn schema(violation: &SchemaViolation) -> ApiError {
+        let details = match violation {
+            SchemaViolation::Mismatch {
+                instance_path,
+                keyword,
+                schema_version,
+                ..
+            } => json!({
+                "instancePath": instance_path,
+                "keyword": keyword,
+                "schemaVersion": schema_version,
+            }),
+            SchemaViolation::Required { event_type } => json!({ "type": event_type.as_str() }),
+        };
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            violation.code(),
+            violation.to_string(),
+            Some(details),
+        )
+    }
+
+    /// 400 `invalid_schema`: a schema given for registration does not compile; `details.message` is the
+    /// validator's.
+    pub fn invalid_schema(message: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidSchema,
+            message.to_owned(),
+            Some(json!({ "message": message })),
+        )
+    }
+
+    /// 413 `body_too_large` for a schema over its own limit (smaller than `HERALD_MAX_BODY_BYTES`), measured as
+    /// compact JSON like every SPEC size.
+    pub fn schema_too_large(size: usize, limit_bytes: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BodyTooLarge,
+            format!(
+                "the schema is {size} bytes as compact JSON; a schema may be at most {limit_bytes} bytes"
+            ),
+            Some(json!({ "limitBytes": limit_bytes })),
+        )
     }
 
     /// 400 for a query parameter that does not parse (`invalid_parameter`, `invalid_pattern`,

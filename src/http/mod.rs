@@ -45,6 +45,9 @@ pub struct AppState {
     pub sources: crate::actors::SourcesLink,
     /// This instance's metrics, scraped at `/metrics/prometheus`.
     pub metrics: crate::metrics::Metrics,
+    /// The per-type JSON Schema registry: the catalog `POST /events` checks payloads against, refreshed at once
+    /// after a registration.
+    pub schemas: Arc<crate::schema_registry::SchemaRegistry>,
 }
 
 impl AppState {
@@ -120,6 +123,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/dead-letters/{id}",
             web::get().to(routes::dead_letters::get),
+        )
+        .route(
+            "/admin/event-schemas",
+            web::get().to(routes::event_schemas::list),
+        )
+        .route(
+            "/admin/event-schemas/{type}",
+            web::get().to(routes::event_schemas::get),
+        )
+        .route(
+            "/admin/event-schemas/{type}",
+            web::put().to(routes::event_schemas::put),
         )
         .default_service(web::to(not_found));
 }

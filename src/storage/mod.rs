@@ -17,6 +17,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 pub use repo::dead_letters::{DeadLetterFilter, DeadLettersRepo};
 pub use repo::encoded::EncodedEvents;
 pub use repo::event_queries::{EventCounts, EventQuery};
+pub use repo::event_schemas::{EventSchemasRepo, Registered, SchemaWatermark};
 pub use repo::events::EventsRepo;
 pub use repo::leases::{LeaseError, LeasesRepo};
 pub use repo::sources::SourcesRepo;
@@ -139,6 +140,11 @@ impl Storage {
     /// Ingress dead letters.
     pub fn dead_letters(&self) -> DeadLettersRepo<'_> {
         DeadLettersRepo::new(&self.write, &self.read)
+    }
+
+    /// Per-type JSON Schemas.
+    pub fn event_schemas(&self) -> EventSchemasRepo<'_> {
+        EventSchemasRepo::new(&self.write, &self.read)
     }
 
     /// Named leases.

@@ -10,17 +10,21 @@
 //! - `source.rs`: a source's [`SourceView`], [`SourceMetricsView`], [`SourcePauseView`], [`SourceControlView`],
 //!   [`RateLimitView`] and the `source.resumed` notice's [`SourceResumedView`].
 //! - `dead_letter.rs`: [`DeadLetterView`].
+//! - `event_schema.rs`: a schema version ([`EventSchemaView`]) and a type with its active version
+//!   ([`EventSchemaSummaryView`]).
 //! - `health.rs`: a queue ([`QueueView`]) and a retry backlog ([`RetriesView`]) of the health endpoints.
 //! - `frame.rs`: the WebSocket frame envelope [`FrameView`] and the data of the frames that are not domain views.
 
 mod dead_letter;
 mod event;
+mod event_schema;
 mod frame;
 mod health;
 mod source;
 
 pub use dead_letter::DeadLetterView;
 pub use event::{EventView, TimelineItemView};
+pub use event_schema::{EventSchemaSummaryView, EventSchemaView};
 pub use frame::{AckData, ErrorData, EventFrameData, FrameView, LaggedData, SubscribedData};
 pub use health::{QueueView, RetriesView};
 pub use source::{

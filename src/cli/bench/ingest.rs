@@ -52,7 +52,23 @@ pub struct IngestArgs {
     /// (over every client's receipts) and the memory an idle session costs (`wsSessionBytes`).
     #[arg(long, default_value_t = 0)]
     ws_clients: usize,
+    /// `on`: register a JSON Schema for the bench event type before publishing (an object schema for its
+    /// payload, as a publisher would write one), so every event is validated at ingest; `off`: no schema.
+    #[arg(long, value_enum, default_value_t = SchemasSwitch::Off)]
+    schemas: SchemasSwitch,
 }
+
+/// `--schemas on|off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemasSwitch {
+    /// A schema for the bench event type.
+    On,
+    /// None.
+    Off,
+}
+
+/// The type every bench event has.
+const BENCH_EVENT_TYPE: &str = "bench.event.happened";
 
 /// `--rate-limits on|off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,6 +130,7 @@ pub(super) async fn run(args: &IngestArgs, settings: Settings) -> anyhow::Result
         "rate": args.rate,
         "sources": args.sources,
         "rateLimits": matches!(args.rate_limits, RateLimitsSwitch::On),
+        "schemas": matches!(args.schemas, SchemasSwitch::On),
         "eventsPerSecond": round(pipeline.events_per_second),
         "latencyMs": {
             "publishToStored": Value::Object(pipeline.latencies.percentiles()),
@@ -180,6 +197,9 @@ async fn measure_pipeline(
         None
     };
 
+    if args.schemas == SchemasSwitch::On {
+        register_schema(port, args.payload_bytes).await?;
+    }
     let payload = payload_of(args.payload_bytes);
     let progress = ProgressBar::new(args.events as u64);
     let started = Instant::now();
@@ -295,6 +315,39 @@ impl Handler<EventsStored> for StoredProbe {
     }
 }
 
+/// Registers [`payload_schema`] for the bench event type over HTTP, the way an operator would.
+async fn register_schema(port: u16, payload_bytes: usize) -> anyhow::Result<()> {
+    let response = reqwest::Client::new()
+        .put(format!(
+            "http://127.0.0.1:{port}/admin/event-schemas/{BENCH_EVENT_TYPE}"
+        ))
+        .json(&payload_schema(payload_bytes))
+        .send()
+        .await?;
+    let status = response.status();
+    if !status.is_success() {
+        anyhow::bail!(
+            "registering the bench schema failed: {status} {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// A schema for [`payload_of`]'s payloads as a publisher would write one: an object with exactly a bounded
+/// string `data`.
+fn payload_schema(payload_bytes: usize) -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": { "type": "string", "maxLength": payload_bytes.max(16) }
+        },
+        "additionalProperties": false
+    })
+}
+
 pub(super) fn payload_of(bytes: usize) -> Value {
     // `{"data":""}` is 11 bytes of JSON around the filler.
     json!({ "data": "x".repeat(bytes.saturating_sub(11)) })
@@ -307,7 +360,7 @@ fn envelope(i: usize, payload: &Value, sources: usize) -> Value {
     } else {
         "bench.source".to_owned()
     };
-    json!({ "id": format!("bench-{i}"), "type": "bench.event.happened", "source": source, "payload": payload })
+    json!({ "id": format!("bench-{i}"), "type": BENCH_EVENT_TYPE, "source": source, "payload": payload })
 }
 
 #[cfg(test)]
@@ -317,5 +370,13 @@ mod tests {
     #[test]
     fn payloads_have_the_requested_compact_size() {
         assert_eq!(payload_of(400).to_string().len(), 400);
+    }
+
+    #[test]
+    fn bench_payloads_pass_the_bench_schema() {
+        let schema =
+            crate::domain::EventSchema::compile(&payload_schema(400), 1).expect("compiles");
+        assert!(schema.check(&payload_of(400)).is_ok());
+        assert!(schema.check(&json!({"data": 1})).is_err());
     }
 }

@@ -45,12 +45,17 @@ pub async fn publish(
     let mut valid = Vec::with_capacity(decoded.items.len());
     let mut valid_index = Vec::with_capacity(decoded.items.len());
     let mut rejected: Vec<(usize, ApiError)> = Vec::new();
+    // One catalog for the whole request, so every envelope of a batch meets the same schema versions.
+    let schemas = state.schemas.catalog().load();
     for (index, item) in decoded.items.into_iter().enumerate() {
         match item.and_then(|item| item.parse(&ctx, || EventId::from_ulid(state.next_ulid()))) {
-            Ok(envelope) => {
-                valid_index.push(index);
-                valid.push(envelope);
-            }
+            Ok(envelope) => match schemas.check(&envelope.event_type, &envelope.payload) {
+                Ok(_) => {
+                    valid_index.push(index);
+                    valid.push(envelope);
+                }
+                Err(violation) => rejected.push((index, ApiError::schema(&violation))),
+            },
             Err(e) => rejected.push((index, ApiError::validation(&e))),
         }
     }

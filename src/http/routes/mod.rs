@@ -2,6 +2,7 @@
 
 pub mod dead_letters;
 pub mod event_health;
+pub mod event_schemas;
 pub mod events;
 pub mod health;
 pub(crate) mod ingest;

@@ -99,6 +99,11 @@ pub(super) fn copy_line(event: &NewEvent) -> String {
     push_csv_text(&mut row, Some(&event.content_hash));
     push_csv_text(&mut row, event.stream_id.as_deref());
     push_csv_text(&mut row, Some(event.severity.as_str()));
+    row.push(',');
+    if let Some(version) = event.schema_version {
+        // unwrap: writing into a String cannot fail.
+        write!(row, "{version}").expect("a String accepts every write");
+    }
     row.push('\n');
     row
 }

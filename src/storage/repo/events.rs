@@ -282,7 +282,7 @@ SELECT NULL, NULL, COALESCE(MAX(ingress_sequence), 0) FROM workflow_events";
 
 /// The new rows, as CSV in this column order ([`super::encoded::copy_line`] writes all but the sequence).
 const POSTGRES_COPY: &str = "COPY workflow_events (ingress_sequence, id, type, source, occurred_at, received_at, \
-payload, correlation_id, causation_id, ttl_ms, metadata, content_hash, stream_id, severity) FROM STDIN WITH (FORMAT csv)";
+payload, correlation_id, causation_id, ttl_ms, metadata, content_hash, stream_id, severity, schema_version) FROM STDIN WITH (FORMAT csv)";
 
 /// A batch before it meets the database: which entry of each id is the one to insert (the first; later ones are
 /// compared to it by content hash).

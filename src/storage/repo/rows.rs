@@ -7,12 +7,12 @@ use serde_json::Value;
 
 use crate::domain::{
     ControlAction, CorrelationId, DeadLetter, Envelope, EventId, EventType, NewEvent, PauseKind,
-    Severity, SourceControl, SourceCounters, SourceName, SourcePause, StoredEvent, UnknownSpelling,
-    ValidationError, truncate_to_millis,
+    SchemaSummary, SchemaVersion, Severity, SourceControl, SourceCounters, SourceName, SourcePause,
+    StoredEvent, UnknownSpelling, ValidationError, truncate_to_millis,
 };
 use crate::storage::entity::{
-    event_ingress_failures as failures, source_controls as controls, source_pauses as pauses,
-    source_stats as stats, workflow_events as events,
+    event_ingress_failures as failures, event_schemas as schemas, source_controls as controls,
+    source_pauses as pauses, source_stats as stats, workflow_events as events,
 };
 use crate::storage::{CorruptColumn, StorageError};
 
@@ -69,7 +69,7 @@ pub(super) fn event_row(event: &NewEvent, sequence: i64) -> events::Model {
         causation_id: e.causation_id.as_ref().map(ToString::to_string),
         ttl_ms: e.ttl_ms,
         metadata: e.metadata.clone().map(Value::Object),
-        schema_version: None,
+        schema_version: event.schema_version,
         content_hash: event.content_hash.clone(),
         stream_id: event.stream_id.clone(),
         severity: event.severity.as_str().to_owned(),
@@ -216,4 +216,41 @@ pub(super) fn dead_letter_from_model(m: failures::Model) -> DeadLetter {
         received_at: m.received_at,
         redriven_at: m.redriven_at,
     }
+}
+
+/// An `event_schemas` row as the version it stores.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] when the type no longer parses.
+pub(super) fn schema_version_from_model(m: schemas::Model) -> Result<SchemaVersion, StorageError> {
+    let key = m.id.to_string();
+    Ok(SchemaVersion {
+        event_type: EventType::parse(m.event_type).map_err(invalid(
+            "event_schemas",
+            &key,
+            "event_type",
+        ))?,
+        version: m.version,
+        schema: m.schema,
+        hash: m.schema_hash,
+        created_at: m.created_at,
+        created_by: m.created_by,
+    })
+}
+
+/// An active `event_schemas` row as its type's summary.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] when the type no longer parses.
+pub(super) fn schema_summary_from_model(m: schemas::Model) -> Result<SchemaSummary, StorageError> {
+    let key = m.id.to_string();
+    Ok(SchemaSummary {
+        event_type: EventType::parse(m.event_type).map_err(invalid(
+            "event_schemas",
+            &key,
+            "event_type",
+        ))?,
+        active_version: m.version,
+        updated_at: m.created_at,
+    })
 }
