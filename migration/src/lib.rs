@@ -12,6 +12,7 @@ mod m20261125_000003_create_herald_leases;
 mod m20261126_000004_add_severity_and_page_indexes;
 mod m20261126_000005_create_source_tables;
 mod m20261126_000006_create_source_controls;
+mod m20261127_000001_create_saved_views;
 
 /// The ordered list of every migration Herald has ever shipped.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_add_severity_and_page_indexes::Migration),
             Box::new(m20261126_000005_create_source_tables::Migration),
             Box::new(m20261126_000006_create_source_controls::Migration),
+            Box::new(m20261127_000001_create_saved_views::Migration),
         ]
     }
 }
