@@ -1,8 +1,9 @@
 //! Repositories: domain types in, domain types out, typed [`super::StorageError`]s.
 //!
 //! They form a tree, calls running one way: `event_queries` → `events` → `dead_letters` → `stats`; `sources` →
-//! `stats`, `controls`; and every one of them → `rows`, the row ↔ domain conversions. A repository that must write
-//! another table in its own transaction calls a free function of a lower leaf, never another repository.
+//! `stats`, `controls`; `saved_views` alone; and every one of them → `rows`, the row ↔ domain conversions. A
+//! repository that must write another table in its own transaction calls a free function of a lower leaf, never
+//! another repository.
 
 mod controls;
 pub mod dead_letters;
@@ -10,5 +11,6 @@ pub mod event_queries;
 pub mod events;
 pub mod leases;
 mod rows;
+pub mod saved_views;
 pub mod sources;
 mod stats;
