@@ -10,6 +10,7 @@
 //! - `source.rs`: a source's [`SourceView`], [`SourceMetricsView`], [`SourcePauseView`], [`SourceControlView`],
 //!   [`RateLimitView`] and the `source.resumed` notice's [`SourceResumedView`].
 //! - `dead_letter.rs`: [`DeadLetterView`].
+//! - `saved_view.rs`: a saved view ([`SavedViewView`], SPEC §6.8) with its owner and analytics.
 //! - `health.rs`: a queue ([`QueueView`]) and a retry backlog ([`RetriesView`]) of the health endpoints.
 //! - `frame.rs`: the WebSocket frame envelope [`FrameView`] and the data of the frames that are not domain views.
 
@@ -17,12 +18,14 @@ mod dead_letter;
 mod event;
 mod frame;
 mod health;
+mod saved_view;
 mod source;
 
 pub use dead_letter::DeadLetterView;
 pub use event::{EventView, TimelineItemView};
 pub use frame::{AckData, ErrorData, EventFrameData, FrameView, LaggedData, SubscribedData};
 pub use health::{QueueView, RetriesView};
+pub use saved_view::{OwnerView, SavedViewView, ViewAnalyticsView};
 pub use source::{
     ControlDetail, LagView, RateLimitView, SourceControlView, SourceMetricsView, SourcePauseView,
     SourceRateLimitView, SourceResumedView, SourceView,

@@ -6,6 +6,8 @@ pub mod events;
 pub mod health;
 pub(crate) mod ingest;
 pub mod metrics;
+pub mod saved_view_bodies;
+pub mod saved_views;
 pub mod source_bodies;
 pub mod sources;
 pub mod ws;
