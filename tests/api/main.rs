@@ -11,6 +11,7 @@ mod ingest_http;
 mod ingest_redis;
 mod jsonpath_parity;
 mod resilience;
+mod saved_views;
 mod shared_window;
 mod sources;
 mod storage_text;
