@@ -105,7 +105,10 @@ mod tests {
             Severity::Info,
         ]);
         assert_eq!(a.error_ratio, 0.3333);
-        assert_eq!((a.total_events, a.sampled_count, a.truncated), (6, 6, false));
+        assert_eq!(
+            (a.total_events, a.sampled_count, a.truncated),
+            (6, 6, false)
+        );
         assert_eq!(a.events_per_minute, 0.4);
         assert_eq!((a.window_seconds, a.sample_limit), (900, 2_000));
     }
@@ -113,13 +116,19 @@ mod tests {
     #[test]
     fn no_events_is_a_zero_ratio() {
         let a = ViewAnalytics::of([]);
-        assert_eq!((a.error_ratio, a.events_per_minute, a.total_events), (0.0, 0.0, 0));
+        assert_eq!(
+            (a.error_ratio, a.events_per_minute, a.total_events),
+            (0.0, 0.0, 0)
+        );
     }
 
     #[test]
     fn counting_stops_at_the_sample_limit_and_says_so() {
         let a = ViewAnalytics::of(std::iter::repeat_n(Severity::Error, 2_001));
-        assert_eq!((a.sampled_count, a.truncated, a.error_ratio), (2_000, true, 1.0));
+        assert_eq!(
+            (a.sampled_count, a.truncated, a.error_ratio),
+            (2_000, true, 1.0)
+        );
         let a = ViewAnalytics::of(std::iter::repeat_n(Severity::Info, 2_000));
         assert!(!a.truncated);
     }

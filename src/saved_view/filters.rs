@@ -120,19 +120,39 @@ mod tests {
     #[test]
     fn bad_filters_name_the_field() {
         for (filters, code, field) in [
-            (json!({"from": "yesterday"}), ErrorCode::InvalidParameter, "filters.from"),
+            (
+                json!({"from": "yesterday"}),
+                ErrorCode::InvalidParameter,
+                "filters.from",
+            ),
             (json!({"to": 5}), ErrorCode::InvalidField, "filters.to"),
             (
                 json!({"from": "2026-11-23", "to": "2026-11-22"}),
                 ErrorCode::InvalidParameter,
                 "filters.from",
             ),
-            (json!({"type": "meta*"}), ErrorCode::InvalidPattern, "filters.type"),
-            (json!({"jsonPath": "$.a ==="}), ErrorCode::InvalidJsonPath, "filters.jsonPath"),
-            (json!({"limit": 5}), ErrorCode::UnknownField, "filters.limit"),
+            (
+                json!({"type": "meta*"}),
+                ErrorCode::InvalidPattern,
+                "filters.type",
+            ),
+            (
+                json!({"jsonPath": "$.a ==="}),
+                ErrorCode::InvalidJsonPath,
+                "filters.jsonPath",
+            ),
+            (
+                json!({"limit": 5}),
+                ErrorCode::UnknownField,
+                "filters.limit",
+            ),
         ] {
             let e = parse(filters.clone()).unwrap_err();
-            assert_eq!((e.code, e.field.as_deref()), (code, Some(field)), "{filters}");
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (code, Some(field)),
+                "{filters}"
+            );
         }
     }
 }

@@ -238,7 +238,10 @@ mod tests {
         assert!(ViewName::parse(&"é".repeat(120)).is_ok());
         for bad in ["", "   ", &"x".repeat(121)] {
             let e = ViewName::parse(bad).unwrap_err();
-            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidField, Some("name")));
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (ErrorCode::InvalidField, Some("name"))
+            );
         }
     }
 

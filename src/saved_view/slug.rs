@@ -140,10 +140,7 @@ mod tests {
             .map(String::from)
             .collect();
         assert_eq!(Slug::first_free(&base, &taken).as_str(), "errors-3");
-        assert_eq!(
-            Slug::first_free(&base, &HashSet::new()).as_str(),
-            "errors"
-        );
+        assert_eq!(Slug::first_free(&base, &HashSet::new()).as_str(), "errors");
         let long = Slug::from_name(&"c".repeat(64));
         let taken = HashSet::from([long.as_str().to_owned()]);
         let free = Slug::first_free(&long, &taken);

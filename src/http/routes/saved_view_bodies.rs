@@ -93,9 +93,7 @@ fn must_be_a_string(field: &str) -> ValidationError {
 }
 
 /// `description`: `None` when absent, `Some(None)` when empty.
-fn description(
-    field: Field<String>,
-) -> Result<Option<Option<ViewDescription>>, ValidationError> {
+fn description(field: Field<String>) -> Result<Option<Option<ViewDescription>>, ValidationError> {
     field
         .optional(|| must_be_a_string("description"))?
         .map(|d| ViewDescription::parse(&d))
@@ -136,16 +134,31 @@ mod tests {
         assert_eq!(r.visibility, Visibility::Private);
         assert!(r.filters.filter.is_empty() && r.description.is_none());
         let e = create(r#"{"description": "x"}"#).unwrap_err();
-        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::MissingField, Some("name")));
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::MissingField, Some("name"))
+        );
     }
 
     #[test]
     fn bad_fields_are_named() {
         for (raw, code, field) in [
             (r#"{"name": 3}"#, ErrorCode::InvalidField, "name"),
-            (r#"{"name": "a", "visibility": "public"}"#, ErrorCode::InvalidField, "visibility"),
-            (r#"{"name": "a", "filters": []}"#, ErrorCode::InvalidField, "filters"),
-            (r#"{"name": "a", "owner": "me"}"#, ErrorCode::UnknownField, "owner"),
+            (
+                r#"{"name": "a", "visibility": "public"}"#,
+                ErrorCode::InvalidField,
+                "visibility",
+            ),
+            (
+                r#"{"name": "a", "filters": []}"#,
+                ErrorCode::InvalidField,
+                "filters",
+            ),
+            (
+                r#"{"name": "a", "owner": "me"}"#,
+                ErrorCode::UnknownField,
+                "owner",
+            ),
             (
                 r#"{"name": "a", "filters": {"source": "a**b"}}"#,
                 ErrorCode::InvalidPattern,
@@ -160,7 +173,10 @@ mod tests {
     #[test]
     fn a_patch_needs_one_field_and_an_empty_description_removes_it() {
         assert_eq!(patch("{}").unwrap_err().code, ErrorCode::MissingField);
-        assert_eq!(patch(r#"{"name": null}"#).unwrap_err().code, ErrorCode::MissingField);
+        assert_eq!(
+            patch(r#"{"name": null}"#).unwrap_err().code,
+            ErrorCode::MissingField
+        );
         let changes = patch(r#"{"description": ""}"#).unwrap();
         assert_eq!(changes.description, Some(None));
     }

@@ -201,9 +201,7 @@ async fn owned(
     let (view, access) = visible(state, caller, slug).await?;
     if access != Access::Owner {
         return Err(ApiError::not_owner(
-            format!(
-                "saved view {slug:?} is shared read-only; only its owner may {action} it",
-            ),
+            format!("saved view {slug:?} is shared read-only; only its owner may {action} it",),
             &view.owner,
         ));
     }

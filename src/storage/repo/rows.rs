@@ -15,8 +15,8 @@ use crate::saved_view::{
     NewSavedView, SavedView, Slug, ViewDescription, ViewFilters, ViewName, Visibility,
 };
 use crate::storage::entity::{
-    event_ingress_failures as failures, saved_views, source_controls as controls, source_pauses as pauses,
-    source_stats as stats, workflow_events as events,
+    event_ingress_failures as failures, saved_views, source_controls as controls,
+    source_pauses as pauses, source_stats as stats, workflow_events as events,
 };
 use crate::storage::{CorruptColumn, StorageError};
 
@@ -264,7 +264,9 @@ pub(super) fn saved_view_from_model(m: saved_views::Model) -> Result<SavedView, 
         .flatten();
     let filters = match serde_json::from_str::<Value>(&m.filters) {
         Ok(Value::Object(map)) => ViewFilters::from_json(&map),
-        _ => Err(ValidationError::invalid_json("filters is not a JSON object")),
+        _ => Err(ValidationError::invalid_json(
+            "filters is not a JSON object",
+        )),
     }
     .map_err(invalid(TABLE, &key, "filters"))?;
     let visibility =

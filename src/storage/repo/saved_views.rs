@@ -63,10 +63,9 @@ impl<'a> SavedViewsRepo<'a> {
                 }
                 Err(e) => return Err(e.into()),
             }
-            return self
-                .find_on(self.write, &slug)
-                .await?
-                .ok_or_else(|| StorageError::Database(sea_orm::DbErr::RecordNotFound(slug.to_string())));
+            return self.find_on(self.write, &slug).await?.ok_or_else(|| {
+                StorageError::Database(sea_orm::DbErr::RecordNotFound(slug.to_string()))
+            });
         }
     }
 
@@ -152,8 +151,10 @@ impl<'a> SavedViewsRepo<'a> {
         changes: &ViewChanges,
         now: DateTime<Utc>,
     ) -> Result<Option<SavedView>, StorageError> {
-        let mut update = views::Entity::update_many()
-            .col_expr(views::Column::UpdatedAt, Expr::value(truncate_to_millis(now)));
+        let mut update = views::Entity::update_many().col_expr(
+            views::Column::UpdatedAt,
+            Expr::value(truncate_to_millis(now)),
+        );
         if let Some(name) = &changes.name {
             update = update.col_expr(views::Column::Name, Expr::value(name.as_str()));
         }
@@ -216,7 +217,10 @@ impl<'a> SavedViewsRepo<'a> {
                 views::Column::SharedCount,
                 Expr::col(views::Column::SharedCount).add(1),
             )
-            .col_expr(views::Column::UpdatedAt, Expr::value(truncate_to_millis(now)));
+            .col_expr(
+                views::Column::UpdatedAt,
+                Expr::value(truncate_to_millis(now)),
+            );
         self.update_at(slug, update).await
     }
 
@@ -273,9 +277,18 @@ mod tests {
         let (_dir, storage) = Storage::scratch().await;
         let repo = storage.saved_views();
         let now = Utc::now();
-        let a = repo.create("01A", &new_view("Errors", "alice"), now).await.unwrap();
-        let b = repo.create("01B", &new_view("errors!", "bob"), now).await.unwrap();
-        let c = repo.create("01C", &new_view("Errors", "bob"), now).await.unwrap();
+        let a = repo
+            .create("01A", &new_view("Errors", "alice"), now)
+            .await
+            .unwrap();
+        let b = repo
+            .create("01B", &new_view("errors!", "bob"), now)
+            .await
+            .unwrap();
+        let c = repo
+            .create("01C", &new_view("Errors", "bob"), now)
+            .await
+            .unwrap();
         assert_eq!(
             [a.slug.as_str(), b.slug.as_str(), c.slug.as_str()],
             ["errors", "errors-2", "errors-3"]
@@ -286,7 +299,10 @@ mod tests {
         assert_eq!(applied.last_applied_at, Some(truncate_to_millis(now)));
         assert_eq!(applied.filters.to_json()["type"], "a.*");
         let shared = repo.share(&b.slug, now).await.unwrap().unwrap();
-        assert_eq!((shared.visibility, shared.shared_count), (Visibility::Shared, 1));
+        assert_eq!(
+            (shared.visibility, shared.shared_count),
+            (Visibility::Shared, 1)
+        );
         let alice_sees: Vec<String> = repo
             .list_visible("alice", None, 10)
             .await

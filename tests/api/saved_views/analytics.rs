@@ -21,7 +21,7 @@ fn time(v: &Value) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn analytics_count_matching_events_of_the_last_15_minutes_and_their_errors() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -31,7 +31,12 @@ async fn analytics_count_matching_events_of_the_last_15_minutes_and_their_errors
                 // In the window and matching: error, info, critical, info.
                 event("in-1", "billing.invoice.failed", &ago(1), json!({})),
                 event("in-2", "billing.invoice.paid", &ago(2), json!({})),
-                event("in-3", "billing.invoice.paid", &ago(5), json!({"severity": "critical"})),
+                event(
+                    "in-3",
+                    "billing.invoice.paid",
+                    &ago(5),
+                    json!({"severity": "critical"}),
+                ),
                 event("in-4", "billing.invoice.paid", &ago(14), json!({})),
                 // Matching, outside the window.
                 event("old-1", "billing.invoice.failed", &ago(30), json!({})),
@@ -41,14 +46,26 @@ async fn analytics_count_matching_events_of_the_last_15_minutes_and_their_errors
             ],
         )
         .await;
-        let view = create(&app, ALICE, json!({"name": "Invoices", "filters": {"type": "billing.invoice.*"}})).await;
+        let view = create(
+            &app,
+            ALICE,
+            json!({"name": "Invoices", "filters": {"type": "billing.invoice.*"}}),
+        )
+        .await;
         assert_eq!(
             view["analytics"],
             json!({"windowSeconds": 900, "eventsPerMinute": 0.27, "errorRatio": 0.5, "totalEvents": 4,
                    "sampledCount": 4, "sampleLimit": 2000, "truncated": false}),
             "{db:?}/{mode:?}"
         );
-        let (_, got) = call(&app, Method::GET, "/admin/saved-views/invoices", ALICE, None).await;
+        let (_, got) = call(
+            &app,
+            Method::GET,
+            "/admin/saved-views/invoices",
+            ALICE,
+            None,
+        )
+        .await;
         assert_eq!(got["data"]["analytics"], view["analytics"]);
 
         let critical = create(
@@ -66,7 +83,10 @@ async fn analytics_count_matching_events_of_the_last_15_minutes_and_their_errors
             json!({"name": "Paid", "filters": {"type": "billing.invoice.paid", "jsonPath": "$.severity == \"critical\""}}),
         )
         .await;
-        assert_eq!(paid["analytics"]["totalEvents"], 1, "{db:?}/{mode:?}: {paid}");
+        assert_eq!(
+            paid["analytics"]["totalEvents"], 1,
+            "{db:?}/{mode:?}: {paid}"
+        );
 
         // A view whose own time range ended before the window counts nothing.
         let past = create(
@@ -76,21 +96,40 @@ async fn analytics_count_matching_events_of_the_last_15_minutes_and_their_errors
         )
         .await;
         assert_eq!(
-            (past["analytics"]["totalEvents"].clone(), past["analytics"]["errorRatio"].clone()),
+            (
+                past["analytics"]["totalEvents"].clone(),
+                past["analytics"]["errorRatio"].clone()
+            ),
             (json!(0), json!(0.0))
         );
     }
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn apply_counts_every_use_and_answers_the_view_with_its_analytics() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
-        publish(&app, vec![event("e-1", "billing.invoice.failed", &ago(1), json!({}))]).await;
-        create(&app, ALICE, json!({"name": "Failures", "filters": {"type": "billing.invoice.failed"}})).await;
+        publish(
+            &app,
+            vec![event("e-1", "billing.invoice.failed", &ago(1), json!({}))],
+        )
+        .await;
+        create(
+            &app,
+            ALICE,
+            json!({"name": "Failures", "filters": {"type": "billing.invoice.failed"}}),
+        )
+        .await;
 
         let before = Utc::now() - TimeDelta::milliseconds(1);
-        let (status, first) = call(&app, Method::POST, "/admin/saved-views/failures/apply", ALICE, None).await;
+        let (status, first) = call(
+            &app,
+            Method::POST,
+            "/admin/saved-views/failures/apply",
+            ALICE,
+            None,
+        )
+        .await;
         assert_eq!(status, 200, "{db:?}/{mode:?}: {first}");
         assert_eq!(first["data"]["appliedCount"], 1);
         let first_at = time(&first["data"]["lastAppliedAt"]);
@@ -98,7 +137,14 @@ async fn apply_counts_every_use_and_answers_the_view_with_its_analytics() {
         assert_eq!(first["data"]["analytics"]["totalEvents"], 1);
         assert_eq!(first["data"]["analytics"]["errorRatio"], 1.0);
 
-        let (_, second) = call(&app, Method::POST, "/admin/saved-views/failures/apply", ALICE, None).await;
+        let (_, second) = call(
+            &app,
+            Method::POST,
+            "/admin/saved-views/failures/apply",
+            ALICE,
+            None,
+        )
+        .await;
         assert_eq!(second["data"]["appliedCount"], 2);
         assert!(time(&second["data"]["lastAppliedAt"]) >= first_at);
         assert_eq!(
@@ -107,13 +153,41 @@ async fn apply_counts_every_use_and_answers_the_view_with_its_analytics() {
         );
 
         // Anyone who can see it may apply it once it is shared; the count is the view's.
-        let (status, _) = call(&app, Method::POST, "/admin/saved-views/failures/apply", BOB, None).await;
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            "/admin/saved-views/failures/apply",
+            BOB,
+            None,
+        )
+        .await;
         assert_eq!(status, 404);
-        call(&app, Method::POST, "/admin/saved-views/failures/share", ALICE, None).await;
-        let (status, bobs) = call(&app, Method::POST, "/admin/saved-views/failures/apply", BOB, None).await;
+        call(
+            &app,
+            Method::POST,
+            "/admin/saved-views/failures/share",
+            ALICE,
+            None,
+        )
+        .await;
+        let (status, bobs) = call(
+            &app,
+            Method::POST,
+            "/admin/saved-views/failures/apply",
+            BOB,
+            None,
+        )
+        .await;
         assert_eq!(status, 200);
         assert_eq!(bobs["data"]["appliedCount"], 3);
-        let (_, got) = call(&app, Method::GET, "/admin/saved-views/failures", ALICE, None).await;
+        let (_, got) = call(
+            &app,
+            Method::GET,
+            "/admin/saved-views/failures",
+            ALICE,
+            None,
+        )
+        .await;
         assert_eq!(got["data"]["appliedCount"], 3);
         assert_eq!(got["data"]["lastAppliedAt"], bobs["data"]["lastAppliedAt"]);
     }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{ALICE, BOB, call, create, spawn};
 use crate::helpers::DEPLOYMENTS;
 
-#[tokio::test]
+#[actix_web::test]
 async fn a_view_is_created_read_renamed_and_deleted_by_its_owner() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -23,7 +23,10 @@ async fn a_view_is_created_read_renamed_and_deleted_by_its_owner() {
         assert_eq!(view["description"], "On-call view");
         assert_eq!(view["visibility"], "private");
         assert_eq!(view["owner"], json!({"subject": "alice"}));
-        assert_eq!((view["appliedCount"].clone(), view["sharedCount"].clone()), (json!(0), json!(0)));
+        assert_eq!(
+            (view["appliedCount"].clone(), view["sharedCount"].clone()),
+            (json!(0), json!(0))
+        );
         assert_eq!(view["lastAppliedAt"], Value::Null);
         assert_eq!(
             view["filters"],
@@ -33,7 +36,14 @@ async fn a_view_is_created_read_renamed_and_deleted_by_its_owner() {
         );
         assert_eq!(view["analytics"]["windowSeconds"], 900);
 
-        let (status, got) = call(&app, Method::GET, "/admin/saved-views/failed-billing", ALICE, None).await;
+        let (status, got) = call(
+            &app,
+            Method::GET,
+            "/admin/saved-views/failed-billing",
+            ALICE,
+            None,
+        )
+        .await;
         assert_eq!(status, 200);
         assert_eq!(got["data"]["filters"], view["filters"]);
         assert_eq!(got["data"]["createdAt"], view["createdAt"]);
@@ -52,19 +62,44 @@ async fn a_view_is_created_read_renamed_and_deleted_by_its_owner() {
         assert_eq!(patched["name"], "Billing failures");
         assert_eq!(patched["description"], Value::Null);
         assert_eq!(patched["filters"]["source"], "billing.api");
-        assert_eq!(patched["filters"]["type"], Value::Null, "filters are replaced whole");
+        assert_eq!(
+            patched["filters"]["type"],
+            Value::Null,
+            "filters are replaced whole"
+        );
 
-        let (status, body) = call(&app, Method::DELETE, "/admin/saved-views/failed-billing", ALICE, None).await;
+        let (status, body) = call(
+            &app,
+            Method::DELETE,
+            "/admin/saved-views/failed-billing",
+            ALICE,
+            None,
+        )
+        .await;
         assert_eq!((status, body), (204, Value::Null));
-        let (status, body) = call(&app, Method::GET, "/admin/saved-views/failed-billing", ALICE, None).await;
+        let (status, body) = call(
+            &app,
+            Method::GET,
+            "/admin/saved-views/failed-billing",
+            ALICE,
+            None,
+        )
+        .await;
         assert_eq!(status, 404);
         assert_eq!(body["error"]["code"], "not_found");
-        let (status, _) = call(&app, Method::DELETE, "/admin/saved-views/failed-billing", ALICE, None).await;
+        let (status, _) = call(
+            &app,
+            Method::DELETE,
+            "/admin/saved-views/failed-billing",
+            ALICE,
+            None,
+        )
+        .await;
         assert_eq!(status, 404);
     }
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn colliding_names_get_numbered_slugs_and_odd_names_still_make_one() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -80,7 +115,13 @@ async fn colliding_names_get_numbered_slugs_and_odd_names_still_make_one() {
         }
         assert_eq!(
             slugs,
-            [json!("errors"), json!("errors-2"), json!("errors-3"), json!("ops-on-call-24x7"), json!("view")],
+            [
+                json!("errors"),
+                json!("errors-2"),
+                json!("errors-3"),
+                json!("ops-on-call-24x7"),
+                json!("view")
+            ],
             "{db:?}/{mode:?}"
         );
         let long = create(&app, ALICE, json!({ "name": "x".repeat(120) })).await;
@@ -90,7 +131,7 @@ async fn colliding_names_get_numbered_slugs_and_odd_names_still_make_one() {
     }
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn the_list_holds_own_and_shared_views_newest_first_by_cursor() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -98,9 +139,15 @@ async fn the_list_holds_own_and_shared_views_newest_first_by_cursor() {
             create(&app, ALICE, json!({ "name": name })).await;
         }
         create(&app, BOB, json!({ "name": "b-private" })).await;
-        create(&app, BOB, json!({ "name": "b-shared", "visibility": "shared" })).await;
+        create(
+            &app,
+            BOB,
+            json!({ "name": "b-shared", "visibility": "shared" }),
+        )
+        .await;
 
-        let (status, first) = call(&app, Method::GET, "/admin/saved-views?limit=2", ALICE, None).await;
+        let (status, first) =
+            call(&app, Method::GET, "/admin/saved-views?limit=2", ALICE, None).await;
         assert_eq!(status, 200, "{first}");
         let names = |page: &Value| -> Vec<String> {
             page["data"]["savedViews"]
@@ -113,7 +160,10 @@ async fn the_list_holds_own_and_shared_views_newest_first_by_cursor() {
         assert_eq!(names(&first), ["b-shared", "a3"], "{db:?}/{mode:?}");
         assert_eq!(first["data"]["page"]["hasMore"], true);
         assert_eq!(first["data"]["savedViews"][0]["analytics"], Value::Null);
-        let cursor = first["data"]["page"]["nextCursor"].as_str().unwrap().to_owned();
+        let cursor = first["data"]["page"]["nextCursor"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let (_, second) = call(
             &app,
             Method::GET,
@@ -123,13 +173,23 @@ async fn the_list_holds_own_and_shared_views_newest_first_by_cursor() {
         )
         .await;
         assert_eq!(names(&second), ["a2", "a1"]);
-        assert_eq!(second["data"]["page"], json!({"nextCursor": null, "hasMore": false, "limit": 2}));
+        assert_eq!(
+            second["data"]["page"],
+            json!({"nextCursor": null, "hasMore": false, "limit": 2})
+        );
 
         let (_, bobs) = call(&app, Method::GET, "/admin/saved-views", BOB, None).await;
         assert_eq!(names(&bobs), ["b-shared", "b-private"]);
 
         for bad in ["limit=0", "cursor=nonsense", "owner=bob"] {
-            let (status, body) = call(&app, Method::GET, &format!("/admin/saved-views?{bad}"), ALICE, None).await;
+            let (status, body) = call(
+                &app,
+                Method::GET,
+                &format!("/admin/saved-views?{bad}"),
+                ALICE,
+                None,
+            )
+            .await;
             assert_eq!(status, 400, "{bad}: {body}");
         }
     }

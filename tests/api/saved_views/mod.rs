@@ -84,10 +84,15 @@ pub async fn publish(app: &TestApp, envelopes: Vec<Value>) {
     assert_eq!(status, 202, "{answer}");
     for id in ids {
         eventually(&format!("event {id} to be stored"), || async {
-            call(app, Method::GET, &format!("/admin/events/{id}"), ALICE, None)
-                .await
-                .0
-                == 200
+            call(
+                app,
+                Method::GET,
+                &format!("/admin/events/{id}"),
+                ALICE,
+                None,
+            )
+            .await
+            .0 == 200
         })
         .await;
     }
