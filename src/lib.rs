@@ -11,6 +11,7 @@
 //! - [`ingest`]: what a queue entry becomes (an event or a dead letter), without actix or I/O.
 //! - [`insights`]: what Herald reads out of an event: severity, links, derived views, and a page's field schema (SPEC §6.1).
 //! - [`jsonpath`]: SQL/JSON path (SPEC §9): parsing, Herald's own evaluation, the PostgreSQL condition.
+//! - [`saved_view`]: saved views (SPEC §6.8): the view, its slug, filters, access rules and analytics; pure.
 //! - [`views`]: every JSON shape HTTP and the WebSocket send (events, sources, dead letters, frames), built from
 //!   domain types.
 //! - [`storage`]: database connection, migrations, entities and repositories.
@@ -40,6 +41,7 @@ pub mod jsonpath;
 pub mod metrics;
 pub mod queue;
 pub mod redis;
+pub mod saved_view;
 pub mod schema_registry;
 pub mod startup;
 pub mod storage;

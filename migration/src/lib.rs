@@ -13,6 +13,7 @@ mod m20261126_000004_add_severity_and_page_indexes;
 mod m20261126_000005_create_source_tables;
 mod m20261126_000006_create_source_controls;
 mod m20261127_000007_create_event_schemas;
+mod m20261127_000008_create_saved_views;
 
 /// The ordered list of every migration Herald has ever shipped.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_source_tables::Migration),
             Box::new(m20261126_000006_create_source_controls::Migration),
             Box::new(m20261127_000007_create_event_schemas::Migration),
+            Box::new(m20261127_000008_create_saved_views::Migration),
         ]
     }
 }

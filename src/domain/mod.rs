@@ -89,7 +89,9 @@ pub use source_name::{SOURCE_NAME_MAX_CHARS, SourceName};
 pub use source_overview::SourceOverview;
 pub use source_pause::{HERALD_ACTOR, PauseKind, SourcePause};
 pub use stored_event::StoredEvent;
-pub use timestamp::{format_timestamp, parse_rfc3339_with_offset, truncate_to_millis};
+pub use timestamp::{
+    format_timestamp, parse_rfc3339_with_offset, parse_time_bound, truncate_to_millis,
+};
 pub use workflow_context::{
     WORKFLOW_CONTEXT_MAX_BYTES, WORKFLOW_FIELD_MAX_CHARS, WORKFLOW_METADATA_KEY, WorkflowContext,
     normalize_workflow_metadata,

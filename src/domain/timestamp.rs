@@ -4,7 +4,7 @@
 //! (rather than chrono's nanoseconds) is what makes an event read back equal to the event written, whichever
 //! database holds it.
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
 
 /// Formats `at` as RFC 3339 in UTC with exactly three fractional digits and a `Z` suffix.
 ///
@@ -27,6 +27,17 @@ pub fn parse_rfc3339_with_offset(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|at| at.with_timezone(&Utc))
+}
+
+/// Parses a time bound as a query or a filter gives it (SPEC §6): RFC 3339 with an offset, or a bare date
+/// (`2026-11-22`) meaning UTC midnight. One rule for the events list's `from`/`to` and a saved view's filters.
+pub fn parse_time_bound(s: &str) -> Option<DateTime<Utc>> {
+    parse_rfc3339_with_offset(s).or_else(|| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(|midnight| midnight.and_utc())
+    })
 }
 
 #[cfg(test)]
@@ -95,5 +106,20 @@ mod tests {
     fn formatted_timestamps_parse_back_to_the_same_instant() {
         let at = truncate_to_millis(utc("2026-11-22T10:00:00.123456Z"));
         assert_eq!(parse_rfc3339_with_offset(&format_timestamp(at)), Some(at));
+    }
+
+    #[test]
+    fn a_time_bound_is_rfc3339_with_offset_or_a_bare_date_at_utc_midnight() {
+        assert_eq!(
+            parse_time_bound("2026-11-22"),
+            Some(utc("2026-11-22T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_time_bound("2026-11-22T10:00:00+02:00"),
+            Some(utc("2026-11-22T08:00:00Z"))
+        );
+        for bad in ["2026-11-22T10:00:00", "22/11/2026", "yesterday", ""] {
+            assert_eq!(parse_time_bound(bad), None, "{bad}");
+        }
     }
 }

@@ -143,6 +143,17 @@ impl ApiError {
         )
     }
 
+    /// 403 `forbidden` for a change only the resource's owner may make (a shared saved view); no scope would
+    /// help, so `details` names the owner instead of a `requiredScope`.
+    pub fn not_owner(message: impl Into<String>, owner: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            message,
+            Some(json!({ "owner": owner })),
+        )
+    }
+
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message, None)

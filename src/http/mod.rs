@@ -136,6 +136,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/event-schemas/{type}",
             web::put().to(routes::event_schemas::put),
         )
+        .route(
+            "/admin/saved-views",
+            web::get().to(routes::saved_views::list),
+        )
+        .route(
+            "/admin/saved-views",
+            web::post().to(routes::saved_views::create),
+        )
+        .route(
+            "/admin/saved-views/{slug}",
+            web::get().to(routes::saved_views::get),
+        )
+        .route(
+            "/admin/saved-views/{slug}",
+            web::patch().to(routes::saved_views::update),
+        )
+        .route(
+            "/admin/saved-views/{slug}",
+            web::delete().to(routes::saved_views::delete),
+        )
+        .route(
+            "/admin/saved-views/{slug}/apply",
+            web::post().to(routes::saved_views::apply),
+        )
+        .route(
+            "/admin/saved-views/{slug}/share",
+            web::post().to(routes::saved_views::share),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::domain::parse_rfc3339_with_offset;
+use crate::domain::parse_time_bound;
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u64 = 100;
@@ -86,13 +86,8 @@ impl QueryParams {
         let Some(raw) = self.get(name) else {
             return Ok(None);
         };
-        if let Some(t) = parse_rfc3339_with_offset(raw) {
+        if let Some(t) = parse_time_bound(raw) {
             return Ok(Some(t));
-        }
-        if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            && let Some(midnight) = date.and_hms_opt(0, 0, 0)
-        {
-            return Ok(Some(midnight.and_utc()));
         }
         Err(ApiError::parameter(
             name,

@@ -20,6 +20,7 @@ pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::event_schemas::{EventSchemasRepo, Registered, SchemaWatermark};
 pub use repo::events::EventsRepo;
 pub use repo::leases::{LeaseError, LeasesRepo};
+pub use repo::saved_views::SavedViewsRepo;
 pub use repo::sources::SourcesRepo;
 
 use crate::domain::{UnknownSpelling, ValidationError};
@@ -155,6 +156,11 @@ impl Storage {
     /// Sources: deferred evaluations, pauses and per-source counters.
     pub fn sources(&self) -> SourcesRepo<'_> {
         SourcesRepo::new(&self.write, &self.read)
+    }
+
+    /// Saved views (SPEC §6.8).
+    pub fn saved_views(&self) -> SavedViewsRepo<'_> {
+        SavedViewsRepo::new(&self.write, &self.read)
     }
 
     /// The writer connection, for benchmarks that compare against a plain bulk insert.

@@ -12,6 +12,7 @@
 //! - `dead_letter.rs`: [`DeadLetterView`].
 //! - `event_schema.rs`: a schema version ([`EventSchemaView`]) and a type with its active version
 //!   ([`EventSchemaSummaryView`]).
+//! - `saved_view.rs`: a saved view ([`SavedViewView`], SPEC §6.8) with its owner and analytics.
 //! - `health.rs`: a queue ([`QueueView`]) and a retry backlog ([`RetriesView`]) of the health endpoints.
 //! - `frame.rs`: the WebSocket frame envelope [`FrameView`] and the data of the frames that are not domain views.
 
@@ -20,6 +21,7 @@ mod event;
 mod event_schema;
 mod frame;
 mod health;
+mod saved_view;
 mod source;
 
 pub use dead_letter::DeadLetterView;
@@ -27,6 +29,7 @@ pub use event::{EventView, TimelineItemView};
 pub use event_schema::{EventSchemaSummaryView, EventSchemaView};
 pub use frame::{AckData, ErrorData, EventFrameData, FrameView, LaggedData, SubscribedData};
 pub use health::{QueueView, RetriesView};
+pub use saved_view::{OwnerView, SavedViewView, ViewAnalyticsView};
 pub use source::{
     ControlDetail, LagView, RateLimitView, SourceControlView, SourceMetricsView, SourcePauseView,
     SourceRateLimitView, SourceResumedView, SourceView,

@@ -12,6 +12,7 @@ mod ingest_http;
 mod ingest_redis;
 mod jsonpath_parity;
 mod resilience;
+mod saved_views;
 mod schemas;
 mod shared_window;
 mod sources;

@@ -8,6 +8,8 @@ pub mod health;
 pub(crate) mod ingest;
 pub(crate) mod ingest_body;
 pub mod metrics;
+pub mod saved_view_bodies;
+pub mod saved_views;
 pub mod source_bodies;
 pub mod sources;
 pub mod ws;

@@ -4,6 +4,7 @@ pub mod event_ingress_failures;
 pub mod event_schemas;
 pub mod herald_leases;
 pub mod prelude;
+pub mod saved_views;
 pub mod source_controls;
 pub mod source_deferrals;
 pub mod source_pauses;

@@ -1,9 +1,9 @@
 //! Repositories: domain types in, domain types out, typed [`super::StorageError`]s.
 //!
 //! They form a tree, calls running one way: `event_queries` → `events` → `dead_letters` → `stats`; `sources` →
-//! `stats`, `controls`; `event_schemas` stands alone; and every one of them → `rows`, the row ↔ domain
-//! conversions. A repository that must write another table in its own transaction calls a free function of a lower
-//! leaf, never another repository.
+//! `stats`, `controls`; `event_schemas` and `saved_views` stand alone; and every one of them → `rows`, the row ↔
+//! domain conversions. A repository that must write another table in its own transaction calls a free function
+//! of a lower leaf, never another repository.
 
 mod controls;
 pub mod dead_letters;
@@ -13,5 +13,6 @@ pub mod event_schemas;
 pub mod events;
 pub mod leases;
 mod rows;
+pub mod saved_views;
 pub mod sources;
 mod stats;

@@ -2,6 +2,7 @@
 //! without calling each other. A leaf: it imports the domain and the entities, nothing else of storage but the
 //! error type.
 
+use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use serde_json::Value;
 
@@ -10,9 +11,13 @@ use crate::domain::{
     SchemaSummary, SchemaVersion, Severity, SourceControl, SourceCounters, SourceName, SourcePause,
     StoredEvent, UnknownSpelling, ValidationError, truncate_to_millis,
 };
+use crate::saved_view::{
+    NewSavedView, SavedView, Slug, ViewDescription, ViewFilters, ViewName, Visibility,
+};
 use crate::storage::entity::{
-    event_ingress_failures as failures, event_schemas as schemas, source_controls as controls,
-    source_pauses as pauses, source_stats as stats, workflow_events as events,
+    event_ingress_failures as failures, event_schemas as schemas, saved_views,
+    source_controls as controls, source_pauses as pauses, source_stats as stats,
+    workflow_events as events,
 };
 use crate::storage::{CorruptColumn, StorageError};
 
@@ -252,5 +257,70 @@ pub(super) fn schema_summary_from_model(m: schemas::Model) -> Result<SchemaSumma
         ))?,
         active_version: m.version,
         updated_at: m.created_at,
+    })
+}
+
+/// The `saved_views` row of a new view.
+pub(super) fn saved_view_row(
+    id: &str,
+    slug: &Slug,
+    view: &NewSavedView,
+    now: DateTime<Utc>,
+) -> saved_views::ActiveModel {
+    let now = truncate_to_millis(now);
+    saved_views::ActiveModel {
+        id: Set(id.to_owned()),
+        slug: Set(slug.as_str().to_owned()),
+        name: Set(view.name.as_str().to_owned()),
+        description: Set(view.description.as_ref().map(|d| d.as_str().to_owned())),
+        filters: Set(view.filters.to_json().to_string()),
+        visibility: Set(view.visibility.as_str().to_owned()),
+        owner_subject: Set(view.owner.clone()),
+        applied_count: Set(0),
+        shared_count: Set(0),
+        last_applied_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// A saved view read back; every column is parsed again, so a row no longer valid is reported, never answered.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] naming the column that no longer parses.
+pub(super) fn saved_view_from_model(m: saved_views::Model) -> Result<SavedView, StorageError> {
+    const TABLE: &str = "saved_views";
+    let key = m.id.clone();
+    let slug = Slug::parse(&m.slug).map_err(invalid(TABLE, &key, "slug"))?;
+    let name = ViewName::parse(&m.name).map_err(invalid(TABLE, &key, "name"))?;
+    let description = m
+        .description
+        .as_deref()
+        .map(ViewDescription::parse)
+        .transpose()
+        .map_err(invalid(TABLE, &key, "description"))?
+        .flatten();
+    let filters = match serde_json::from_str::<Value>(&m.filters) {
+        Ok(Value::Object(map)) => ViewFilters::from_json(&map),
+        _ => Err(ValidationError::invalid_json(
+            "filters is not a JSON object",
+        )),
+    }
+    .map_err(invalid(TABLE, &key, "filters"))?;
+    let visibility =
+        Visibility::parse(&m.visibility).map_err(unknown(TABLE, &key, "visibility"))?;
+    Ok(SavedView {
+        id: m.id,
+        slug,
+        name,
+        description,
+        filters,
+        visibility,
+        owner: m.owner_subject,
+        applied_count: u64::try_from(m.applied_count).unwrap_or(0),
+        shared_count: u64::try_from(m.shared_count).unwrap_or(0),
+        last_applied_at: m.last_applied_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
     })
 }
