@@ -119,6 +119,22 @@ impl QueryParams {
         hex::encode(&Sha256::digest(serde_json::to_vec(&filters).unwrap_or_default())[..8])
     }
 
+    /// Cuts `rows`, read with one extra row beyond `limit` (which tells whether more exist), to the page, and
+    /// answers the cursor of the next page: the last row's `key`, bound to these filters. `None` on the last page.
+    pub fn next_page<T, K: Serialize>(
+        &self,
+        rows: &mut Vec<T>,
+        limit: u64,
+        key: impl FnOnce(&T) -> K,
+    ) -> Option<String> {
+        if rows.len() as u64 <= limit {
+            return None;
+        }
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|last| encode_cursor(&key(last), &self.filter_fingerprint()))
+    }
+
     /// Decodes `cursor` if present.
     ///
     /// # Errors

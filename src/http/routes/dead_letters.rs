@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::auth::Scope;
-use crate::http::pagination::{QueryParams, encode_cursor, page_json};
+use crate::http::pagination::{QueryParams, page_json};
 use crate::http::{ApiError, AppState, Caller};
 use crate::storage::DeadLetterFilter;
 use crate::views::DeadLetterView;
@@ -43,17 +43,9 @@ pub async fn list(
         .dead_letters()
         .list(&filter, after, limit)
         .await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|last| {
-            encode_cursor(
-                &(last.received_at.timestamp_millis(), &last.id),
-                &params.filter_fingerprint(),
-            )
-        })
-    } else {
-        None
-    };
+    let next_cursor = params.next_page(&mut rows, limit, |last| {
+        (last.received_at.timestamp_millis(), last.id.clone())
+    });
     let letters: Vec<DeadLetterView<'_>> = rows.iter().map(DeadLetterView::of).collect();
     Ok(HttpResponse::Ok()
         .json(json!({ "data": { "deadLetters": letters, "page": page_json(next_cursor, limit) } })))

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Scope;
 use crate::domain::{EventSchema, EventType, MAX_SCHEMA_BYTES, SchemaError, ValidationError};
-use crate::http::pagination::{QueryParams, encode_cursor, page_json};
+use crate::http::pagination::{QueryParams, page_json};
 use crate::http::{ApiError, AppState, Caller};
 use crate::views::{EventSchemaSummaryView, EventSchemaView};
 
@@ -80,13 +80,7 @@ pub async fn list(
         .event_schemas()
         .list(after.as_deref(), limit)
         .await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|last| encode_cursor(&last.event_type.as_str(), &params.filter_fingerprint()))
-    } else {
-        None
-    };
+    let next_cursor = params.next_page(&mut rows, limit, |last| last.event_type.to_string());
     let schemas: Vec<EventSchemaSummaryView<'_>> =
         rows.iter().map(EventSchemaSummaryView::of).collect();
     Ok(HttpResponse::Ok()

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::Scope;
 use crate::domain::format_timestamp;
 use crate::filter::{EventFilter, FILTER_FIELDS};
-use crate::http::pagination::{QueryParams, encode_cursor, page_json};
+use crate::http::pagination::{QueryParams, page_json};
 use crate::http::{ApiError, AppState, Caller};
 use crate::insights::page_schema;
 use crate::storage::EventQuery;
@@ -45,14 +45,7 @@ pub async fn list_events(
         .events()
         .list(&query, before, limit, state.query_timeout)
         .await?;
-    let next_cursor = if events.len() as u64 > limit {
-        events.truncate(limit as usize);
-        events
-            .last()
-            .map(|last| encode_cursor(&last.ingress_sequence, &params.filter_fingerprint()))
-    } else {
-        None
-    };
+    let next_cursor = params.next_page(&mut events, limit, |last| last.ingress_sequence);
     let schema = page_schema(events.iter().map(|e| &e.envelope.payload));
     let views: Vec<EventView<'_>> = events.iter().map(EventView::of).collect();
     Ok(HttpResponse::Ok().json(json!({

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::saved_view_bodies::{CreateRequest, SavedViewBody};
 use crate::auth::Scope;
 use crate::domain::ValidationError;
-use crate::http::pagination::{QueryParams, encode_cursor, page_json};
+use crate::http::pagination::{QueryParams, page_json};
 use crate::http::wire::{WireBody, parse_body};
 use crate::http::{ApiError, AppState, Caller};
 use crate::saved_view::{
@@ -43,14 +43,7 @@ pub async fn list(
         .saved_views()
         .list_visible(subject, before.as_deref(), limit)
         .await?;
-    let next_cursor = if views.len() as u64 > limit {
-        views.truncate(limit as usize);
-        views
-            .last()
-            .map(|last| encode_cursor(&last.id, &params.filter_fingerprint()))
-    } else {
-        None
-    };
+    let next_cursor = params.next_page(&mut views, limit, |last| last.id.clone());
     let views: Vec<SavedViewView<'_>> = views.iter().map(|v| SavedViewView::of(v, None)).collect();
     Ok(HttpResponse::Ok()
         .json(json!({ "data": { "savedViews": views, "page": page_json(next_cursor, limit) } })))

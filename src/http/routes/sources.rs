@@ -26,7 +26,7 @@ use crate::domain::{
     ControlAction, PauseKind, SourceControl, SourceName, SourceOverview, SourcePause,
     ValidationError, truncate_to_millis,
 };
-use crate::http::pagination::{QueryParams, encode_cursor, page_json};
+use crate::http::pagination::{QueryParams, page_json};
 use crate::http::wire::{WireBody, parse_body};
 use crate::http::{ApiError, AppState, Caller};
 use crate::views::{SourceControlView, SourceView};
@@ -50,13 +50,7 @@ pub async fn list(
         .sources()
         .list(after.as_deref(), limit)
         .await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|last| encode_cursor(&last.source.as_str(), &params.filter_fingerprint()))
-    } else {
-        None
-    };
+    let next_cursor = params.next_page(&mut rows, limit, |last| last.source.to_string());
     let released = released_counts(&state, rows.iter().map(|o| o.source.clone()).collect()).await;
     let sources: Vec<SourceView<'_>> = rows
         .iter()
@@ -90,13 +84,7 @@ pub async fn history(
         .sources()
         .controls(&source, before.as_deref(), limit)
         .await?;
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|last| encode_cursor(&last.id, &params.filter_fingerprint()))
-    } else {
-        None
-    };
+    let next_cursor = params.next_page(&mut rows, limit, |last| last.id.clone());
     let history: Vec<SourceControlView<'_>> = rows.iter().map(SourceControlView::of).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": {
         "source": source.as_str(),
