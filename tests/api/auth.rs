@@ -21,7 +21,7 @@ struct Route {
 
 /// The protected routes of this build. The event and dead-letter ids are resolved against the fixture each test
 /// sets up: `auth-seed` is stored, no dead letter exists.
-const ROUTES: [Route; 4] = [
+const ROUTES: [Route; 7] = [
     Route {
         method: "POST",
         path: "/events",
@@ -45,6 +45,24 @@ const ROUTES: [Route; 4] = [
         path: "/admin/dead-letters/no-such-letter",
         scope: "events:read",
         allowed_status: 404,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/sources",
+        scope: "events:read",
+        allowed_status: 200,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/event-schemas",
+        scope: "events:read",
+        allowed_status: 200,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/saved-views",
+        scope: "events:read",
+        allowed_status: 200,
     },
 ];
 
