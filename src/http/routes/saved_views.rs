@@ -212,9 +212,9 @@ async fn answer(state: &AppState, view: &SavedView) -> Result<HttpResponse, ApiE
     Ok(HttpResponse::Ok().json(json!({ "data": answer })))
 }
 
-/// The view's JSON with its analytics at `now`: the newest matching events in the window, read with the events
-/// list's own query (every filter, under `HERALD_QUERY_TIMEOUT_MS`), one more than [`SAMPLE_LIMIT`] to know
-/// whether there were more.
+/// The view's JSON with its analytics at `now`: the severities of the newest matching events in the window, read
+/// with the events list's own conditions (every filter, under `HERALD_QUERY_TIMEOUT_MS`) but not their payloads,
+/// one more than [`SAMPLE_LIMIT`] to know whether there were more.
 async fn with_analytics(
     state: &AppState,
     view: &SavedView,
@@ -231,11 +231,8 @@ async fn with_analytics(
             state
                 .storage
                 .events()
-                .list(&query, None, SAMPLE_LIMIT, state.query_timeout)
+                .newest_severities(&query, SAMPLE_LIMIT + 1, state.query_timeout)
                 .await?
-                .into_iter()
-                .map(|e| e.severity)
-                .collect()
         }
     };
     let analytics = ViewAnalytics::of(severities);

@@ -20,8 +20,8 @@ use sea_orm::{
 };
 
 use super::events::EventsRepo;
-use super::rows::event_from_model as from_model;
-use crate::domain::{NamePattern, StoredEvent, truncate_to_millis};
+use super::rows::{event_from_model as from_model, severity_from_column};
+use crate::domain::{NamePattern, Severity, StoredEvent, truncate_to_millis};
 use crate::filter::EventFilter;
 use crate::storage::StorageError;
 use crate::storage::entity::workflow_events as events;
@@ -166,6 +166,48 @@ impl EventsRepo<'_> {
     ) -> Result<Vec<StoredEvent>, StorageError> {
         self.page(query, Position::Before(before), limit + 1, timeout)
             .await
+    }
+
+    /// The severities of the newest events that match `query`, at most `rows` of them: the events the list would
+    /// answer, without reading their payloads wherever the database applies every filter (PostgreSQL always,
+    /// SQLite unless a pattern or a path needs Herald's row check). Saved-view analytics count these.
+    ///
+    /// # Errors
+    /// As [`EventsRepo::list`].
+    #[tracing::instrument(name = "newest_severities", skip(self, query))]
+    pub async fn newest_severities(
+        &self,
+        query: &EventQuery,
+        rows: u64,
+        timeout: Duration,
+    ) -> Result<Vec<Severity>, StorageError> {
+        let backend = self.read().get_database_backend();
+        if backend != DbBackend::Postgres && query.filter.needs_row_check() {
+            let events = self
+                .page(query, Position::Before(None), rows, timeout)
+                .await?;
+            return Ok(events.into_iter().map(|e| e.severity).collect());
+        }
+        let select = Position::Before(None)
+            .select(conditions(backend, query), rows)
+            .select_only()
+            .column(events::Column::Id)
+            .column(events::Column::Severity)
+            .into_tuple::<(String, String)>();
+        let found = if backend == DbBackend::Postgres {
+            let txn = begin_with_statement_timeout(self.read(), timeout).await?;
+            let found = select.all(&txn).await.map_err(timeout_or)?;
+            txn.commit().await?;
+            found
+        } else {
+            tokio::time::timeout(timeout, select.all(self.read()))
+                .await
+                .map_err(|_| StorageError::QueryTimeout)??
+        };
+        found
+            .iter()
+            .map(|(id, severity)| severity_from_column(id, severity))
+            .collect()
     }
 
     /// Events after `after`, oldest first by `ingressSequence`, at most `limit` (WebSocket `since`).

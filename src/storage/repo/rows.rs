@@ -81,6 +81,16 @@ pub(super) fn event_row(event: &NewEvent, sequence: i64) -> events::Model {
     }
 }
 
+/// The `severity` column of the `workflow_events` row `id`.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] when the spelling is not a severity.
+pub(super) fn severity_from_column(id: &str, severity: &str) -> Result<Severity, StorageError> {
+    severity
+        .parse::<Severity>()
+        .map_err(unknown("workflow_events", id, "severity"))
+}
+
 /// A `workflow_events` row as the event it was written from.
 ///
 /// # Errors
@@ -111,10 +121,7 @@ pub(super) fn event_from_model(m: events::Model) -> Result<StoredEvent, StorageE
         ttl_ms: m.ttl_ms,
         metadata,
     };
-    let severity = m
-        .severity
-        .parse::<Severity>()
-        .map_err(unknown(TABLE, key, "severity"))?;
+    let severity = severity_from_column(key, &m.severity)?;
     Ok(StoredEvent {
         envelope,
         ingress_sequence: m.ingress_sequence,
