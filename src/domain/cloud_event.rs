@@ -48,9 +48,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
-use super::envelope::{Envelope, ParseContext};
-use super::error::{ErrorCode, ValidationError};
-use super::event_id::EventId;
+use herald_core::EventId;
+use herald_core::{Envelope, ParseContext};
+use herald_core::{ErrorCode, ValidationError};
 
 /// The only `specversion` Herald reads.
 pub const CLOUD_EVENTS_SPEC_VERSION: &str = "1.0";

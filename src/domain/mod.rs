@@ -4,18 +4,16 @@
 //! rule, and every failure is a [`ValidationError`] carrying SPEC's error code and the offending field. Nothing here
 //! does I/O or knows about actix, SeaORM or Redis; the clock is passed in ([`ParseContext::now`]).
 //!
-//! - `canonical_json.rs`: [`compact_json_len`] (how every size limit is measured) and [`canonical_json`].
+//! - from the `herald-core` crate, re-exported here: the envelope and its rules ([`Envelope`], [`ParseContext`],
+//!   [`EventId`], [`EventType`], [`SourceName`], [`CorrelationId`], [`WorkflowContext`]), [`ErrorCode`] and
+//!   [`ValidationError`], canonical JSON and the timestamp format. They live there so the publisher SDK
+//!   (`herald-client`) validates with the server's own code.
 //! - `dead_letter.rs`: [`NewDeadLetter`] (what ingest decides) and [`DeadLetter`] (what operators read back).
-//! - `error.rs`: [`ErrorCode`] (every SPEC code and dead-letter reason), [`ValidationError`] and
-//!   [`UnknownSpelling`] (a stored name of a closed set that no longer reads).
 //! - `cloud_event.rs`: [`CloudEvent`], a CloudEvents 1.0 event (structured or binary mode) mapped to an
 //!   [`Envelope`] by the envelope's own rules (SPEC §1).
-//! - `envelope.rs`: [`Envelope`], its parser, wire form and content hash (SPEC §1).
 //! - `event_schema/`: per-type JSON Schemas ([`EventSchema`], compiled), their stored versions
 //!   ([`SchemaVersion`]), the [`SchemaCatalog`] every ingest path checks payloads against, shared through a
 //!   [`SharedCatalog`], and what a refused payload comes to ([`SchemaViolation`]).
-//! - `event_id.rs`, `event_type.rs`, `source_name.rs`, `correlation_id.rs`: the envelope's constrained strings
-//!   ([`EventId`], [`EventType`], [`SourceName`], [`CorrelationId`]).
 //! - `name_pattern.rs`: [`NamePattern`], the `type`/`source` filters (exact or `*`/`**` patterns, SPEC §5.1).
 //! - `new_event.rs`: [`NewEvent`], an event ready to be stored, and what storing a batch came to
 //!   ([`EventOutcome`], [`PersistOutcome`]).
@@ -29,20 +27,12 @@
 //! - `source_pause.rs`: [`SourcePause`] and its [`PauseKind`] (manual or rate limit), one kind for the window,
 //!   the stored row and the wire.
 //! - `stored_event.rs`: [`StoredEvent`], an event as persisted, what every reader works with.
-//! - `timestamp.rs`: the one wire format for time (`2026-11-22T10:00:00.000Z`), see [`format_timestamp`].
-//! - `workflow_context.rs`: the reserved `metadata.__workflow` object ([`WorkflowContext`]).
 //!
 //! The files are private: callers import from here (`crate::domain::Envelope`), never the file path (STYLE §1.2).
 
-mod canonical_json;
 mod cloud_event;
-mod correlation_id;
 mod dead_letter;
-mod envelope;
-mod error;
-mod event_id;
 mod event_schema;
-mod event_type;
 mod name_pattern;
 mod new_event;
 mod rate_limit;
@@ -50,31 +40,30 @@ mod raw_entry;
 mod severity;
 mod source_control;
 mod source_counters;
-mod source_name;
 mod source_overview;
 mod source_pause;
 mod stored_event;
-mod timestamp;
-mod workflow_context;
 
-pub use canonical_json::{canonical_json, compact_json_len};
+// The envelope and its rules live in `herald-core`, shared with the publisher SDK; re-exported so that the server
+// names them `crate::domain::…` like every other domain type.
 pub use cloud_event::{
     BINARY_HEADER_PREFIX, CLOUD_EVENTS_METADATA_KEY, CLOUD_EVENTS_SPEC_VERSION, CloudEvent,
     CloudEventMode, DATA_BASE64_MARKER,
 };
-pub use correlation_id::{CORRELATION_ID_MAX_CHARS, CorrelationId};
 pub use dead_letter::{DeadLetter, NewDeadLetter, RAW_LIMIT_BYTES};
-pub use envelope::{
-    DEFAULT_MAX_PAYLOAD_BYTES, ENVELOPE_FIELDS, Envelope, MAX_METADATA_BYTES,
-    MAX_OCCURRED_AT_AHEAD, ParseContext, WireEnvelope,
-};
-pub use error::{ErrorCode, UnknownSpelling, ValidationError};
-pub use event_id::{EVENT_ID_MAX_CHARS, EventId};
 pub use event_schema::{
     EventSchema, MAX_SCHEMA_BYTES, SchemaCatalog, SchemaError, SchemaSummary, SchemaVersion,
     SchemaViolation, SharedCatalog, schema_hash,
 };
-pub use event_type::{EVENT_TYPE_MAX_CHARS, EventType};
+pub use herald_core::{
+    CORRELATION_ID_MAX_CHARS, CorrelationId, DEFAULT_MAX_PAYLOAD_BYTES, ENVELOPE_FIELDS,
+    EVENT_ID_MAX_CHARS, EVENT_TYPE_MAX_CHARS, Envelope, ErrorCode, EventId, EventType,
+    MAX_METADATA_BYTES, MAX_OCCURRED_AT_AHEAD, ParseContext, SOURCE_NAME_MAX_CHARS, SourceName,
+    UnknownSpelling, ValidationError, WORKFLOW_CONTEXT_MAX_BYTES, WORKFLOW_FIELD_MAX_CHARS,
+    WORKFLOW_METADATA_KEY, WireEnvelope, WorkflowContext, canonical_json, compact_json_len,
+    format_timestamp, normalize_workflow_metadata, parse_rfc3339_with_offset, parse_time_bound,
+    truncate_to_millis,
+};
 pub use name_pattern::{NameKind, NamePattern};
 pub use new_event::{EventOutcome, NewEvent, PersistOutcome};
 pub use rate_limit::{
@@ -85,14 +74,6 @@ pub use raw_entry::RawEntry;
 pub use severity::Severity;
 pub use source_control::{ControlAction, SourceControl};
 pub use source_counters::{SourceCounters, StatsDelta};
-pub use source_name::{SOURCE_NAME_MAX_CHARS, SourceName};
 pub use source_overview::SourceOverview;
 pub use source_pause::{HERALD_ACTOR, PauseKind, SourcePause};
 pub use stored_event::StoredEvent;
-pub use timestamp::{
-    format_timestamp, parse_rfc3339_with_offset, parse_time_bound, truncate_to_millis,
-};
-pub use workflow_context::{
-    WORKFLOW_CONTEXT_MAX_BYTES, WORKFLOW_FIELD_MAX_CHARS, WORKFLOW_METADATA_KEY, WorkflowContext,
-    normalize_workflow_metadata,
-};

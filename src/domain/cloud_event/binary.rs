@@ -25,7 +25,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 use super::{CloudEvent, CloudEventMode, DATA_BASE64_MARKER, is_attribute_name};
-use crate::domain::error::{ErrorCode, ValidationError};
+use herald_core::{ErrorCode, ValidationError};
 
 /// Header names carrying CloudEvents attributes start with this (lowercase, as HTTP libraries give names).
 pub const BINARY_HEADER_PREFIX: &str = "ce-";

@@ -15,9 +15,9 @@ use jsonschema::Draft;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::canonical_json::{canonical_json, compact_json_len};
-use super::error::ErrorCode;
-use super::event_type::EventType;
+use herald_core::ErrorCode;
+use herald_core::EventType;
+use herald_core::{canonical_json, compact_json_len};
 
 pub use catalog::{SchemaCatalog, SharedCatalog};
 

@@ -55,7 +55,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::error::ValidationError;
+use herald_core::ValidationError;
 
 /// The longest `intervalMs`, `pauseMs` or manual pause duration accepted: 30 days. Anything longer is a typo
 /// (seconds given as milliseconds, an extra zero) rather than a wish.

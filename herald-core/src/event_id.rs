@@ -130,7 +130,7 @@ impl<'de> Deserialize<'de> for EventId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ErrorCode;
+    use crate::ErrorCode;
     use proptest::prelude::*;
 
     fn assert_rejected(s: &str) {

@@ -103,7 +103,7 @@ impl<'de> Deserialize<'de> for EventType {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ErrorCode;
+    use crate::ErrorCode;
     use proptest::prelude::*;
 
     fn assert_rejected(s: &str) -> ValidationError {

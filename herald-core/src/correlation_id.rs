@@ -87,7 +87,7 @@ impl<'de> Deserialize<'de> for CorrelationId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ErrorCode;
+    use crate::ErrorCode;
     use proptest::prelude::*;
 
     #[test]

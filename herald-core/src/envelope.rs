@@ -134,7 +134,7 @@ impl Envelope {
     /// - `payload` defaults to `{}` and must fit `ctx.max_payload_bytes` as compact JSON (`payload_too_large`);
     /// - `ttl` is a JSON integer ≥ 1 (`1.0` is not an integer) (`invalid_field`);
     /// - `metadata` is an object within [`MAX_METADATA_BYTES`] (`payload_too_large`) whose `__workflow`, if any,
-    ///   is valid (see [`crate::domain::WorkflowContext`]).
+    ///   is valid (see [`crate::WorkflowContext`]).
     ///
     /// `fallback_id` is called only when `id` is absent and everything else is valid, so a rejected envelope never
     /// consumes an id from a generator.
@@ -233,7 +233,7 @@ impl Envelope {
     /// Hex SHA-256 of the canonical JSON of `{"payload", "source", "type"}`: equal hashes mean a re-send of the same
     /// event (a `duplicate`), different hashes under one id mean an `id_conflict` (SPEC §2.2).
     ///
-    /// Canonical means [`canonical_json`](crate::domain::canonical_json()): compact, object keys sorted at every
+    /// Canonical means [`canonical_json`](crate::canonical_json()): compact, object keys sorted at every
     /// depth, so key order on the wire does not matter. `id`, `occurredAt`, `metadata` and the rest are excluded: a
     /// retry may legitimately restamp them.
     pub fn content_hash(&self) -> String {

@@ -86,7 +86,7 @@ impl<'de> Deserialize<'de> for SourceName {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ErrorCode;
+    use crate::ErrorCode;
     use proptest::prelude::*;
 
     fn assert_rejected(s: &str) {
