@@ -25,6 +25,8 @@
 //!   client, the live relay between instances); `actors.md` maps it.
 //! - [`auth`]: tokens, scopes and the anonymous-on-loopback rule.
 //! - [`http`]: the HTTP API.
+//! - [`publisher`]: the publisher SDK (`herald-client`, re-exported) and [`publisher::InlineHandle`], its
+//!   in-process transport into a running server's queue.
 //! - [`startup`]: `Application`, which wires everything and runs until shutdown.
 //! - [`cli`]: the `herald` command line.
 
@@ -39,6 +41,7 @@ pub mod ingest;
 pub mod insights;
 pub mod jsonpath;
 pub mod metrics;
+pub mod publisher;
 pub mod queue;
 pub mod redis;
 pub mod saved_view;

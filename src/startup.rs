@@ -21,6 +21,7 @@ use crate::auth::{AccessPolicy, TokenRegistry};
 use crate::config::{EventsMode, Settings};
 use crate::http::{AppState, configure};
 use crate::metrics::Metrics;
+use crate::publisher::{EventPublisher, InlineHandle};
 use crate::queue::{InlineQueue, Queue, RedisStreams, StreamSettings};
 use crate::redis::{InstanceId, RedisWindow};
 use crate::schema_registry::SchemaRegistry;
@@ -48,6 +49,8 @@ pub struct Application {
     ready: Arc<AtomicBool>,
     lease: Option<InlineLease>,
     metrics: Metrics,
+    /// In-process publishing into `queue` (SPEC §2.3).
+    publisher: EventPublisher,
 }
 
 /// Lets code outside the application (signal handlers, benchmarks, tests) begin a graceful shutdown.
@@ -168,6 +171,9 @@ impl Application {
         let consumers = queue.start(router.clone().recipient(), shutdown_rx);
 
         let ready = Arc::new(AtomicBool::new(true));
+        let publisher =
+            EventPublisher::inline(InlineHandle::new(queue.clone(), schemas.catalog().clone()))
+                .with_max_payload_bytes(settings.max_payload_bytes);
         let state = web::Data::new(AppState {
             storage,
             queue,
@@ -212,6 +218,7 @@ impl Application {
             ready,
             lease,
             metrics,
+            publisher,
         })
     }
 
@@ -229,6 +236,11 @@ impl Application {
     /// its session count through [`Metrics::set_websocket_sessions`].
     pub fn metrics(&self) -> Metrics {
         self.metrics.clone()
+    }
+
+    /// A publisher into this server's own queue (SPEC §2.3 `inline`): for code running in the Herald process.
+    pub fn publisher(&self) -> EventPublisher {
+        self.publisher.clone()
     }
 
     /// A handle that begins a graceful shutdown.

@@ -2,6 +2,7 @@
 
 mod bench;
 mod events;
+mod outbox;
 mod publish;
 mod token;
 
@@ -44,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: events::EventsCommand,
     },
+    /// Relay a service's transactional outbox (`herald_client::outbox`) to Herald.
+    Outbox {
+        #[command(subcommand)]
+        command: outbox::OutboxCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -58,6 +64,7 @@ pub fn run() -> ExitCode {
         Command::Token { command } => token::run(command),
         Command::Publish(args) => publish::run(args),
         Command::Events { command } => events::run(command),
+        Command::Outbox { command } => outbox::run(command),
         Command::Serve => with_settings(cli.config, |settings| {
             actix_rt::System::new().block_on(async move {
                 let app = Application::build(settings).await?;

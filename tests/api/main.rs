@@ -14,6 +14,7 @@ mod jsonpath_parity;
 mod resilience;
 mod saved_views;
 mod schemas;
+mod sdk;
 mod shared_window;
 mod sources;
 mod storage_text;

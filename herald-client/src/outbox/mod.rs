@@ -37,7 +37,7 @@ use crate::context::ContextSources;
 use crate::error::PublishError;
 
 pub use entity::{Entity as OutboxEntity, Model as OutboxRow};
-pub use relay::{OutboxRelay, RelayProgress, pending_count};
+pub use relay::{DEFAULT_BATCH, OutboxRelay, RelayProgress, pending_count};
 
 /// Creates the `herald_outbox` table when it does not exist. Call it at start-up, or copy its definition into
 /// your migrations.

@@ -12,6 +12,8 @@ pub struct TestApp {
     pub token: Option<String>,
     pub env: TestEnv,
     pub redis: Option<fred::clients::Client>,
+    /// The in-process publisher of a Herald started in this process (`Application::publisher`).
+    pub publisher: Option<herald::publisher::EventPublisher>,
     shutdown: Option<herald::startup::ShutdownHandle>,
 }
 
@@ -43,6 +45,7 @@ impl TestApp {
             token,
             env: env.clone(),
             redis,
+            publisher: None,
             shutdown,
         }
     }

@@ -173,8 +173,11 @@ impl TestEnv {
             .expect("Herald starts");
         let port = app.port();
         let shutdown = app.shutdown_handle();
+        let publisher = app.publisher();
         actix_rt::spawn(app.run_until_stopped());
-        TestApp::new(self, port, token, Some(shutdown)).await
+        let mut test_app = TestApp::new(self, port, token, Some(shutdown)).await;
+        test_app.publisher = Some(publisher);
+        test_app
     }
 
     /// Starts the `herald serve` binary on these resources (for kill -9 and CLI tests).
