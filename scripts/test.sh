@@ -69,6 +69,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   say "cargo nextest run"
   cargo nextest run --workspace --no-fail-fast "$@"
+  say "cargo test --doc (the SDK's examples, which the README repeats)"
+  cargo test --doc -p herald-client -p herald-core --quiet
 else
   say "cargo test"
   cargo test --workspace --no-fail-fast "$@"

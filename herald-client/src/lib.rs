@@ -9,6 +9,30 @@
 //! - [`outbox`]: publish inside your own SeaORM transaction; a relay sends after commit.
 //! - [`PublishError`]: invalid, refused by the server, or the transport down.
 //!
+//! The main README's example, kept compiling here:
+//!
+//! ```no_run
+//! use herald_client::{EventPublisher, WorkflowContext, with_workflow_context};
+//! use serde_json::json;
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), herald_client::PublishError> {
+//!     let publisher = EventPublisher::redis("redis://127.0.0.1:6379").await?;
+//!     let event = publisher
+//!         .publish(json!({"type": "billing.invoice.paid", "source": "billing.api", "payload": {"amount": 42}}))
+//!         .await?;
+//!     println!("published {}", event.id);
+//!
+//!     let context = WorkflowContext::parse(&json!({"workflowDefinitionId": "wf-billing", "workflowRunId": "run-7",
+//!         "workflowRunStepId": "step-1", "jobRunId": "job-3", "jobSlug": "charge"}))?;
+//!     with_workflow_context(context, async {
+//!         publisher.publish(json!({"type": "billing.invoice.charged", "source": "billing.api"})).await
+//!     })
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
 //! Files: `publisher.rs` (the publisher and its retries), `context.rs` (workflow context), `error.rs`,
 //! `transport/` (redis, http, inline), `outbox/` (table, `publish_in`, relay).
 
