@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::baseline::measure_baseline;
-use super::publisher::Publisher;
+use super::publisher::{HttpFormat, Publisher};
 use super::ws::{PublishTimes, WsClients, WsReport};
 use super::{Latencies, Scratch, peak_rss_bytes, round};
 use crate::actors::{EventsStored, SubscribeStored};
@@ -56,6 +56,10 @@ pub struct IngestArgs {
     /// payload, as a publisher would write one), so every event is validated at ingest; `off`: no schema.
     #[arg(long, value_enum, default_value_t = SchemasSwitch::Off)]
     schemas: SchemasSwitch,
+    /// The body of each `POST /events` when publishing over HTTP (inline mode): envelope arrays, CloudEvents
+    /// batches, or CloudEvents binary mode (one event per request, 32 in flight).
+    #[arg(long, value_enum, default_value_t = HttpFormat::Envelope)]
+    format: HttpFormat,
 }
 
 /// `--schemas on|off`.
@@ -131,6 +135,7 @@ pub(super) async fn run(args: &IngestArgs, settings: Settings) -> anyhow::Result
         "sources": args.sources,
         "rateLimits": matches!(args.rate_limits, RateLimitsSwitch::On),
         "schemas": matches!(args.schemas, SchemasSwitch::On),
+        "format": args.format,
         "eventsPerSecond": round(pipeline.events_per_second),
         "latencyMs": {
             "publishToStored": Value::Object(pipeline.latencies.percentiles()),
@@ -203,7 +208,7 @@ async fn measure_pipeline(
     let payload = payload_of(args.payload_bytes);
     let progress = ProgressBar::new(args.events as u64);
     let started = Instant::now();
-    let publisher = Publisher::new(settings, port).await?;
+    let publisher = Publisher::new(settings, port, args.format).await?;
     // With a rate, events go out in small batches on a 10 ms schedule, several requests in flight, so that the
     // latencies measure a steady stream rather than the drain of 500-event bursts; without one, in batches of
     // 500, one at a time (throughput).
