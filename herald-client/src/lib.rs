@@ -45,7 +45,7 @@ mod transport;
 pub use context::{WORKFLOW_CONTEXT_ENV, current_workflow_context, with_workflow_context};
 pub use error::PublishError;
 pub use herald_core::{Envelope, ErrorCode, EventId, ValidationError, WorkflowContext};
-pub use publisher::{EventPublisher, FIRST_RETRY_DELAY, MAX_TRIES};
+pub use publisher::{BatchSent, EventPublisher, FIRST_RETRY_DELAY, HTTP_BATCH, MAX_TRIES};
 pub use transport::{
     DEFAULT_STREAM, HTTP_REQUEST_TIMEOUT, InlineError, InlineSink, REDIS_COMMAND_TIMEOUT,
 };

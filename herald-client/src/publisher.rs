@@ -135,7 +135,81 @@ impl EventPublisher {
             .await;
         result.map_err(|e| e.into_publish_error(attempts))
     }
+
+    /// Sends prepared envelopes in order, each as [`EventPublisher::send`] would, but over HTTP up to
+    /// [`HTTP_BATCH`] per request (one commit on the server instead of one per event). Stops at the first
+    /// envelope that is not accepted.
+    ///
+    /// Over HTTP, envelopes after a rejected one in the same request are accepted anyway (Herald takes a batch's
+    /// valid items); they count as not sent here, so a caller that sends them again makes duplicates, which Herald
+    /// stores once.
+    pub async fn send_all(&self, envelopes: &[Envelope]) -> BatchSent {
+        let Transport::Http(http) = &self.transport else {
+            for (sent, envelope) in envelopes.iter().enumerate() {
+                if let Err(error) = self.send(envelope).await {
+                    return BatchSent {
+                        sent,
+                        error: Some(error),
+                    };
+                }
+            }
+            return BatchSent {
+                sent: envelopes.len(),
+                error: None,
+            };
+        };
+        let mut sent = 0;
+        for chunk in envelopes.chunks(HTTP_BATCH) {
+            let wire: Vec<_> = chunk.iter().map(Envelope::wire).collect();
+            // unwrap: wire envelopes are plain JSON; they always serialize.
+            let body = serde_json::to_string(&wire).expect("plain JSON");
+            let mut attempts = 0;
+            let attempt = || {
+                attempts += 1;
+                http.send_batch(body.clone())
+            };
+            let result = attempt
+                .retry(retry_policy())
+                .when(SendError::is_transient)
+                .await;
+            match result {
+                Ok(rejected) => match rejected.into_iter().min_by_key(|r| r.index) {
+                    None => sent += chunk.len(),
+                    Some(first) => {
+                        return BatchSent {
+                            sent: sent + first.index,
+                            error: Some(PublishError::Refused {
+                                status: 400,
+                                code: first.code,
+                                message: first.message,
+                            }),
+                        };
+                    }
+                },
+                Err(error) => {
+                    return BatchSent {
+                        sent,
+                        error: Some(error.into_publish_error(attempts)),
+                    };
+                }
+            }
+        }
+        BatchSent { sent, error: None }
+    }
 }
+
+/// What [`EventPublisher::send_all`] came to: the first `sent` envelopes are durable; `error` is why the next
+/// one is not.
+#[derive(Debug)]
+pub struct BatchSent {
+    /// How many envelopes, from the start, were accepted.
+    pub sent: usize,
+    /// Why `envelopes[sent]` was not, when `sent` is short of all of them.
+    pub error: Option<PublishError>,
+}
+
+/// Envelopes per `POST /events` of [`EventPublisher::send_all`] (Herald's batch limit).
+pub const HTTP_BATCH: usize = 500;
 
 /// [`MAX_TRIES`] tries, waiting [`FIRST_RETRY_DELAY`] and doubling, without jitter: a publisher's retries are
 /// few and short, so synchronised retries cost nothing worth randomness.

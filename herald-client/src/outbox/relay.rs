@@ -59,8 +59,8 @@ impl OutboxRelay {
         self
     }
 
-    /// Sends up to one batch of rows in `seq` order, each with the publisher's retries, and deletes the rows
-    /// sent. Stops at the first row that cannot be sent (so nothing overtakes it), records the failure on that
+    /// Sends up to one batch of rows in `seq` order with the publisher's retries ([`EventPublisher::send_all`]:
+    /// one request per batch over HTTP), and deletes the rows sent. Stops at the first row that cannot be sent (so nothing overtakes it), records the failure on that
     /// row (`attempts`, `last_error`) and returns the error after deleting what went out before it.
     ///
     /// # Errors
@@ -71,16 +71,22 @@ impl OutboxRelay {
             .limit(self.batch)
             .all(&self.db)
             .await?;
-        let mut sent = Vec::with_capacity(rows.len());
+        // A row that no longer reads as an envelope stops the round before it, like a failed send.
+        let mut envelopes = Vec::with_capacity(rows.len());
         let mut failure = None;
         for row in &rows {
-            match self.send_row(row).await {
-                Ok(()) => sent.push(row.seq),
+            match stored_envelope(row) {
+                Ok(envelope) => envelopes.push(envelope),
                 Err(error) => {
                     failure = Some((row.seq, error));
                     break;
                 }
             }
+        }
+        let outcome = self.publisher.send_all(&envelopes).await;
+        let sent: Vec<i64> = rows[..outcome.sent].iter().map(|row| row.seq).collect();
+        if let Some(error) = outcome.error {
+            failure = Some((rows[outcome.sent].seq, error));
         }
         if !sent.is_empty() {
             Entity::delete_many()
@@ -136,11 +142,6 @@ impl OutboxRelay {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-    }
-
-    async fn send_row(&self, row: &entity::Model) -> Result<(), PublishError> {
-        let envelope = stored_envelope(row)?;
-        self.publisher.send(&envelope).await
     }
 
     async fn record_failure(&self, seq: i64, error: &PublishError) -> Result<(), PublishError> {

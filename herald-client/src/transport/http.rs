@@ -55,11 +55,34 @@ impl HttpTransport {
 
     /// One `POST /events` of an envelope's JSON.
     pub(crate) async fn send(&self, json: &str) -> Result<(), SendError> {
+        self.post(json.to_owned()).await.map(drop)
+    }
+
+    /// One `POST /events` of a JSON array of envelopes: on `202`, the index, code and message of every item
+    /// Herald rejected (the others are accepted). A batch of which none is valid is a refusal of the first.
+    pub(crate) async fn send_batch(&self, json: String) -> Result<Vec<Rejected>, SendError> {
+        let body = self.post(json).await?;
+        let rejected = body["data"]["rejected"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(rejected
+            .iter()
+            .map(|item| Rejected {
+                index: item["index"].as_u64().unwrap_or(0) as usize,
+                code: text(&item["error"], "code"),
+                message: text(&item["error"], "message"),
+            })
+            .collect())
+    }
+
+    /// `POST /events`; the JSON answer of a `2xx`.
+    async fn post(&self, body: String) -> Result<Value, SendError> {
         let mut request = self
             .client
             .post(self.events_url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(json.to_owned());
+            .body(body);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -68,11 +91,18 @@ impl HttpTransport {
             .await
             .map_err(|e| SendError::Transient(format!("HTTP: {e}")))?;
         let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
         let body = response.text().await.unwrap_or_default();
-        let (code, message) = error_of(&body);
+        if status.is_success() {
+            return Ok(serde_json::from_str(&body).unwrap_or(Value::Null));
+        }
+        let (code, message) = match serde_json::from_str::<Value>(&body) {
+            Ok(parsed) if parsed["error"]["code"] == "batch_rejected" => {
+                // Every item was invalid: report the first item's own error.
+                let first = &parsed["error"]["details"]["rejected"][0]["error"];
+                (text(first, "code"), text(first, "message"))
+            }
+            _ => error_of(&body),
+        };
         if status == StatusCode::REQUEST_TIMEOUT
             || status == StatusCode::TOO_MANY_REQUESTS
             || status.is_server_error()
@@ -87,6 +117,21 @@ impl HttpTransport {
             message,
         })
     }
+}
+
+/// An item of a batch that Herald rejected.
+#[derive(Debug)]
+pub(crate) struct Rejected {
+    /// Its index in the batch.
+    pub index: usize,
+    /// SPEC's error code.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn text(error: &Value, key: &str) -> String {
+    error[key].as_str().unwrap_or_default().to_owned()
 }
 
 /// The code and message of Herald's error body (`{"error": {"code", "message"}}`), or a description of a body

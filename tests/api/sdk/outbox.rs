@@ -143,6 +143,53 @@ async fn a_relay_that_cannot_send_keeps_the_row_first_in_line_and_records_why() 
 }
 
 #[actix_rt::test]
+async fn an_event_herald_refuses_stops_the_relay_at_that_row_with_the_reason() {
+    let env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
+    let app = env.spawn().await;
+    let put = app
+        .client
+        .put(format!("{}/admin/event-schemas/shop.order.created", app.address))
+        .json(&json!({"type": "object", "properties": {"order": {"type": "integer", "maximum": 100}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, service) = service_db(&env, &dir).await;
+    for n in [1, 2, 500, 3] {
+        outbox::publish_in(&service, order(n)).await.unwrap();
+    }
+    let relay = OutboxRelay::new(service.clone(), relay_publisher(&app).await);
+    match relay.drain_once().await {
+        Err(PublishError::Refused { code, .. }) => assert_eq!(code, "schema_mismatch"),
+        other => panic!("expected the schema refusal, got {other:?}"),
+    }
+    let rows = outbox::OutboxEntity::find().all(&service).await.unwrap();
+    let left: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.envelope).unwrap()["payload"]["order"]
+                .clone()
+        })
+        .collect();
+    // The two before it are sent and gone; the refused row stays first in line with the reason.
+    assert_eq!(left, vec![json!(500), json!(3)]);
+    assert_eq!(rows[0].attempts, 1);
+    assert!(
+        rows[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("schema_mismatch")
+    );
+    assert_eq!(
+        app.env.stored_count().await,
+        3,
+        "1 and 2, and 3 which the batch accepted"
+    );
+}
+
+#[actix_rt::test]
 async fn a_relay_killed_mid_drain_loses_nothing_and_doubles_nothing() {
     const EVENTS: u64 = 1000;
     for (db, mode) in RELAYS {
