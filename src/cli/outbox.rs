@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use herald_client::outbox::{self, OutboxRelay, RelayProgress};
 use herald_client::{DEFAULT_STREAM, EventPublisher, PublishError};
+use indicatif::{ProgressBar, ProgressStyle};
 
 /// `herald outbox …`.
 #[derive(Debug, Subcommand)]
@@ -76,16 +77,25 @@ async fn relay(args: RelayArgs) -> Result<(), PublishError> {
     eprintln!("herald outbox relay: {waiting} event(s) waiting");
     let relay = OutboxRelay::new(db, publisher).with_batch(args.batch);
     if args.once {
+        // A bar on stderr for a long drain (hidden when stderr is not a terminal); the summary line always.
+        let bar = ProgressBar::new(waiting);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} events  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         let mut sent = 0;
         loop {
             let n = relay.drain_once().await.inspect_err(|_| {
+                bar.abandon();
                 eprintln!("herald outbox relay: sent {sent} event(s) before the failure");
             })?;
             sent += n;
+            bar.inc(n);
             if n < args.batch {
                 break;
             }
         }
+        bar.finish_and_clear();
         eprintln!("herald outbox relay: sent {sent} event(s); the outbox is drained");
         return Ok(());
     }
