@@ -54,13 +54,32 @@ impl RedisTransport {
             .xadd::<String, _, _, _, _>(&self.stream, false, None, "*", ("envelope", json))
             .await
             .map(drop)
-            .map_err(|e| match e.kind() {
-                ErrorKind::IO
-                | ErrorKind::Timeout
-                | ErrorKind::Canceled
-                | ErrorKind::Backpressure
-                | ErrorKind::Cluster => SendError::Transient(format!("Redis: {e}")),
-                _ => SendError::Fatal(format!("Redis: {e}")),
-            })
+            .map_err(classify)
+    }
+
+    /// One `XADD` per envelope JSON, in order, in one pipeline (one round trip). On an error some may have been
+    /// added: sending them again adds duplicates, which Herald stores once.
+    pub(crate) async fn send_many(&self, jsons: &[String]) -> Result<(), SendError> {
+        let pipeline = self.client.pipeline();
+        for json in jsons {
+            let _: () = pipeline
+                .xadd(&self.stream, false, None, "*", ("envelope", json.as_str()))
+                .await
+                .map_err(classify)?;
+        }
+        let _: Vec<fred::types::Value> = pipeline.all().await.map_err(classify)?;
+        Ok(())
+    }
+}
+
+/// Whether a Redis error is worth another try.
+fn classify(e: fred::error::Error) -> SendError {
+    match e.kind() {
+        ErrorKind::IO
+        | ErrorKind::Timeout
+        | ErrorKind::Canceled
+        | ErrorKind::Backpressure
+        | ErrorKind::Cluster => SendError::Transient(format!("Redis: {e}")),
+        _ => SendError::Fatal(format!("Redis: {e}")),
     }
 }
