@@ -25,6 +25,8 @@
 //!   client, the live relay between instances); `actors.md` maps it.
 //! - [`auth`]: tokens, scopes and the anonymous-on-loopback rule.
 //! - [`http`]: the HTTP API.
+//! - [`trigger`]: the pure rules of triggers (auto-pause machine, retry schedule, throttle, webhook signatures,
+//!   delivery statuses), free of actix and I/O, for the trigger actors to come.
 //! - [`publisher`]: the publisher SDK (`herald-client`, re-exported) and [`publisher::InlineHandle`], its
 //!   in-process transport into a running server's queue.
 //! - [`startup`]: `Application`, which wires everything and runs until shutdown.
@@ -50,4 +52,5 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod trace_context;
+pub mod trigger;
 pub mod views;

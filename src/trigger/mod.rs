@@ -1,0 +1,24 @@
+//! The pure rules of triggers (SPEC §5): no actix, no I/O; time is passed in and randomness (jitter, secrets)
+//! comes from the caller, so every rule is tested with exact values. The `TriggerActor` (one per trigger) and the
+//! delivery worker are built on these.
+//!
+//! - `pause.rs`: the auto-pause machine ([`PauseMachine`]: running → paused → halfOpen → running/paused, manual
+//!   pause and resume), its [`StateChange`] rows and their replay (§5.7).
+//! - `retry.rs`: the retry schedule ([`RetryPolicy`], jitter, `Retry-After`, §5.6).
+//! - `throttle.rs`: the throttle window and the concurrency cap ([`DeliveryGate`], §5.6).
+//! - `signature.rs`: Standard Webhooks signing with the trigger's `whsec_` secret ([`WebhookSecret`], §5.5).
+//! - `status.rs`: what became of a (trigger, event) pair ([`DeliveryStatus`], §5.3) and the TTL rule (§5.8).
+
+mod pause;
+mod retry;
+mod signature;
+mod status;
+mod throttle;
+
+pub use pause::{Gate, PauseConfig, PauseMachine, StateChange, TriggerState};
+pub use retry::{
+    JITTER, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_RETRY_AFTER, RetryPolicy, parse_retry_after,
+};
+pub use signature::{GENERATED_SECRET_BYTES, SECRET_PREFIX, WebhookSecret};
+pub use status::{DeliveryStatus, is_expired};
+pub use throttle::{DeliveryGate, MAX_WINDOW_MS, Throttle, Wait};
