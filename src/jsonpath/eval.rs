@@ -193,7 +193,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Every item `expr` selects.
-    fn collect(&mut self, expr: &Expr) -> Outcome<Vec<Item<'a>>> {
+    pub(super) fn collect(&mut self, expr: &Expr) -> Outcome<Vec<Item<'a>>> {
         let mut items = Vec::new();
         self.expr(expr, &mut |_, item| {
             items.push(item);

@@ -207,6 +207,25 @@ impl JsonPath {
         }
     }
 
+    /// The items a path expression selects from `value`, in order, arrays not unwrapped (`$.tags` selects the
+    /// array; `$.tags[*]` its elements): what trigger predicates compare (SPEC §5.2). A predicate expression
+    /// (`$.a > 1`) selects nothing here; an evaluation error or a budget overrun is returned as its
+    /// [`Evaluation`].
+    pub fn select(&self, value: &Value) -> Result<Vec<Value>, Evaluation> {
+        let Body::Expr(expr) = &self.tree.body else {
+            return Ok(Vec::new());
+        };
+        let mut evaluator = Evaluator::new(&self.tree, value, EVALUATION_BUDGET_STEPS);
+        match evaluator.collect(expr) {
+            Ok(items) => Ok(items
+                .into_iter()
+                .map(std::borrow::Cow::into_owned)
+                .collect()),
+            Err(Fault::Error) => Err(Evaluation::Failed),
+            Err(Fault::OverBudget) => Err(Evaluation::OverBudget),
+        }
+    }
+
     /// The condition that applies this path to the `jsonb` column `column` on PostgreSQL, with the path bound as
     /// parameter `$param_index`: `column @@ $n::jsonpath` for a predicate, `column @? $n::jsonpath` for a path
     /// expression. Bind [`JsonPath::as_str`] to that parameter; the path is never spliced into SQL.

@@ -4,18 +4,24 @@
 //!
 //! - `pause.rs`: the auto-pause machine ([`PauseMachine`]: running → paused → halfOpen → running/paused, manual
 //!   pause and resume), its [`StateChange`] rows and their replay (§5.7).
+//! - `predicate.rs`: compiled predicates ([`Predicate`], §5.2) with what each found and expected, for explain.
 //! - `retry.rs`: the retry schedule ([`RetryPolicy`], jitter, `Retry-After`, §5.6).
 //! - `throttle.rs`: the throttle window and the concurrency cap ([`DeliveryGate`], §5.6).
 //! - `signature.rs`: Standard Webhooks signing with the trigger's `whsec_` secret ([`WebhookSecret`], §5.5).
 //! - `status.rs`: what became of a (trigger, event) pair ([`DeliveryStatus`], §5.3) and the TTL rule (§5.8).
 
 mod pause;
+mod predicate;
 mod retry;
 mod signature;
 mod status;
 mod throttle;
 
 pub use pause::{Gate, PauseConfig, PauseMachine, StateChange, TriggerState};
+pub use predicate::{
+    MAX_IN_VALUES, MAX_PREDICATES, MAX_REGEX_CHARS, Predicate, PredicateOutcome, compile_all,
+    first_failure,
+};
 pub use retry::{
     JITTER, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_RETRY_AFTER, RetryPolicy, parse_retry_after,
 };
