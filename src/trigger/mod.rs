@@ -6,6 +6,7 @@
 //!   pause and resume), its [`StateChange`] rows and their replay (§5.7).
 //! - `predicate.rs`: compiled predicates ([`Predicate`], §5.2) with what each found and expected, for explain.
 //! - `retry.rs`: the retry schedule ([`RetryPolicy`], jitter, `Retry-After`, §5.6).
+//! - `template.rs`: `{{ path | filter }}` templates over `{event, trigger, now}` ([`Template`], §5.4).
 //! - `throttle.rs`: the throttle window and the concurrency cap ([`DeliveryGate`], §5.6).
 //! - `signature.rs`: Standard Webhooks signing with the trigger's `whsec_` secret ([`WebhookSecret`], §5.5).
 //! - `status.rs`: what became of a (trigger, event) pair ([`DeliveryStatus`], §5.3) and the TTL rule (§5.8).
@@ -15,6 +16,7 @@ mod predicate;
 mod retry;
 mod signature;
 mod status;
+mod template;
 mod throttle;
 
 pub use pause::{Gate, PauseConfig, PauseMachine, StateChange, TriggerState};
@@ -27,4 +29,5 @@ pub use retry::{
 };
 pub use signature::{GENERATED_SECRET_BYTES, SECRET_PREFIX, WebhookSecret};
 pub use status::{DeliveryStatus, is_expired};
+pub use template::{Template, scope};
 pub use throttle::{DeliveryGate, MAX_WINDOW_MS, Throttle, Wait};
