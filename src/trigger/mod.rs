@@ -2,6 +2,7 @@
 //! comes from the caller, so every rule is tested with exact values. The `TriggerActor` (one per trigger) and the
 //! delivery worker are built on these.
 //!
+//! - `matcher.rs`: the index from event type and source to the triggers that select them ([`MatchIndex`]).
 //! - `pause.rs`: the auto-pause machine ([`PauseMachine`]: running → paused → halfOpen → running/paused, manual
 //!   pause and resume), its [`StateChange`] rows and their replay (§5.7).
 //! - `predicate.rs`: compiled predicates ([`Predicate`], §5.2) with what each found and expected, for explain.
@@ -11,6 +12,7 @@
 //! - `signature.rs`: Standard Webhooks signing with the trigger's `whsec_` secret ([`WebhookSecret`], §5.5).
 //! - `status.rs`: what became of a (trigger, event) pair ([`DeliveryStatus`], §5.3) and the TTL rule (§5.8).
 
+mod matcher;
 mod pause;
 mod predicate;
 mod retry;
@@ -19,6 +21,7 @@ mod status;
 mod template;
 mod throttle;
 
+pub use matcher::{MatchIndex, Matches};
 pub use pause::{Gate, PauseConfig, PauseMachine, StateChange, TriggerState};
 pub use predicate::{
     MAX_IN_VALUES, MAX_PREDICATES, MAX_REGEX_CHARS, Predicate, PredicateOutcome, compile_all,
