@@ -2,6 +2,7 @@
 //! comes from the caller, so every rule is tested with exact values. The `TriggerActor` (one per trigger) and the
 //! delivery worker are built on these.
 //!
+//! - `address.rs`: which resolved addresses a webhook may reach ([`AddressPolicy`], §10).
 //! - `definition.rs`: a trigger's definition parsed and compiled from its create body ([`Definition`], §5.1).
 //! - `matcher.rs`: the index from event type and source to the triggers that select them ([`MatchIndex`]).
 //! - `pause.rs`: the auto-pause machine ([`PauseMachine`]: running → paused → halfOpen → running/paused, manual
@@ -13,6 +14,7 @@
 //! - `signature.rs`: Standard Webhooks signing with the trigger's `whsec_` secret ([`WebhookSecret`], §5.5).
 //! - `status.rs`: what became of a (trigger, event) pair ([`DeliveryStatus`], §5.3) and the TTL rule (§5.8).
 
+mod address;
 mod definition;
 mod matcher;
 mod pause;
@@ -23,6 +25,7 @@ mod status;
 mod template;
 mod throttle;
 
+pub use address::{AddressPolicy, AddressRefusal};
 pub use definition::{
     DEFAULT_RUN_KEY, DEFAULT_TIMEOUT_MS, Definition, DefinitionRules, MAX_CONCURRENCY,
     MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TIMEOUT_MS, Parsed, Target,
