@@ -27,6 +27,8 @@
 //! - [`http`]: the HTTP API.
 //! - [`trigger`]: the pure rules of triggers (auto-pause machine, retry schedule, throttle, webhook signatures,
 //!   delivery statuses), free of actix and I/O, for the trigger actors to come.
+//! - [`webhook`]: the webhook client: one attempt, its outcome classified (SPEC §5.5), the address policy enforced
+//!   on resolved addresses (§10).
 //! - [`publisher`]: the publisher SDK (`herald-client`, re-exported) and [`publisher::InlineHandle`], its
 //!   in-process transport into a running server's queue.
 //! - [`startup`]: `Application`, which wires everything and runs until shutdown.
@@ -54,3 +56,4 @@ pub mod telemetry;
 pub mod trace_context;
 pub mod trigger;
 pub mod views;
+pub mod webhook;
