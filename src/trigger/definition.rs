@@ -270,6 +270,52 @@ impl Definition {
         Ok(Parsed { definition, secret })
     }
 
+    /// Applies a PATCH body to a stored definition (`current`, as [`Definition::normalized`]) and parses the
+    /// result with every rule of a create. Each top-level field given replaces the stored one whole (`target`
+    /// included); `null` removes an optional field. A webhook keeps `current_secret` unless the new `target`
+    /// carries a `secret`.
+    ///
+    /// # Errors
+    /// `invalid_field` on `body` for an empty patch or one that is not an object; otherwise as
+    /// [`Definition::parse`].
+    pub fn patch(
+        current: &Value,
+        patch: &Value,
+        rules: &DefinitionRules,
+        current_secret: Option<WebhookSecret>,
+        generate_secret: impl FnOnce() -> WebhookSecret,
+        now: DateTime<Utc>,
+    ) -> Result<Parsed, ValidationError> {
+        let Value::Object(changes) = patch else {
+            return Err(ValidationError::invalid(
+                "body",
+                "must be a JSON object of the fields to change",
+            ));
+        };
+        if changes.is_empty() {
+            return Err(ValidationError::invalid(
+                "body",
+                "must change at least one field",
+            ));
+        }
+        let mut merged = current.clone();
+        if let Value::Object(fields) = &mut merged {
+            for (key, value) in changes {
+                if value.is_null() {
+                    fields.remove(key);
+                } else {
+                    fields.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        Definition::parse(
+            &merged,
+            rules,
+            || current_secret.unwrap_or_else(generate_secret),
+            now,
+        )
+    }
+
     /// Renders every template against `sample` (a `sampleEvent`), refusing one that finds nothing.
     fn check_templates(&self, sample: &Value, now: DateTime<Utc>) -> Result<(), ValidationError> {
         if !sample.is_object() {

@@ -208,3 +208,57 @@ fn templates_are_checked_against_the_sample_event() {
     assert_eq!(error.field.as_deref(), Some("idempotencyKey"));
     assert!(error.message.contains("event.payload.kee"));
 }
+
+#[test]
+fn a_patch_replaces_the_fields_it_names_and_keeps_the_secret() {
+    let created = parse(spec_example()).unwrap();
+    let stored = created.definition.normalized.clone();
+    let secret = created.secret;
+    let patched = Definition::patch(
+        &stored,
+        &json!({"name": "Renamed", "maxConcurrency": null}),
+        &rules(),
+        secret.clone(),
+        || panic!("the existing secret is kept"),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(patched.definition.name, "Renamed");
+    assert_eq!(patched.definition.max_concurrency, None);
+    assert_eq!(
+        patched.definition.predicates.len(),
+        1,
+        "untouched fields stay"
+    );
+    assert_eq!(patched.secret.unwrap().expose(), secret.unwrap().expose());
+}
+
+#[test]
+fn a_patch_is_checked_like_a_create() {
+    let stored = parse(spec_example()).unwrap().definition.normalized;
+    let patch = |body: Value| Definition::patch(&stored, &body, &rules(), None, generated, now());
+    assert_eq!(patch(json!({})).unwrap_err().field.as_deref(), Some("body"));
+    assert_eq!(
+        patch(json!([1])).unwrap_err().field.as_deref(),
+        Some("body")
+    );
+    assert_eq!(
+        patch(json!({"eventType": "a*"}))
+            .unwrap_err()
+            .field
+            .as_deref(),
+        Some("eventType")
+    );
+    assert_eq!(
+        patch(json!({"colour": "red"})).unwrap_err().code,
+        ErrorCode::UnknownField
+    );
+    // Switching to a workflow target drops the webhook's secret and gets the default run key.
+    let switched =
+        patch(json!({"target": {"kind": "workflow", "workflowSlug": "reindex"}})).unwrap();
+    assert!(switched.secret.is_none());
+    assert_eq!(
+        switched.definition.normalized["runKeyTemplate"],
+        DEFAULT_RUN_KEY
+    );
+}
