@@ -11,7 +11,12 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use keys::{KEYS, expected, toml_key};
+pub use triggers::TriggerSettings;
+
+mod keys;
 pub mod rate_limits;
+mod triggers;
 
 /// Where the settings of one Herald process come from, and what each one means.
 ///
@@ -59,6 +64,8 @@ pub struct Settings {
     /// (`schema_required`: 400 over HTTP, a dead letter from the stream); `false` accepts them unchecked. Types
     /// with a schema are always checked against its active version. Default: `false`.
     pub require_schemas: bool,
+    /// The trigger settings: auto-pause, webhook address allow list, workflow streams.
+    pub triggers: triggers::TriggerSettings,
     /// `EVENT_SOURCE_RATE_LIMITS`: per-source rate limits, a JSON array such as
     /// `[{"source":"metastore.api","limit":200,"intervalMs":60000,"pauseMs":60000}]`. A source may pass `limit`
     /// events per sliding `intervalMs` to trigger evaluation; the event that exceeds it pauses the source's
@@ -125,99 +132,6 @@ pub enum ConfigError {
         /// Why it cannot be used.
         message: String,
     },
-}
-
-/// One configurable key: its environment variable, and the lowercase TOML key without the `HERALD_` prefix.
-struct Key {
-    env: &'static str,
-    expected: &'static str,
-}
-
-const KEYS: &[Key] = &[
-    Key {
-        env: "DATABASE_URL",
-        expected: "a sqlite:// or postgres:// URL",
-    },
-    Key {
-        env: "REDIS_URL",
-        expected: "a redis:// or rediss:// URL",
-    },
-    Key {
-        env: "HERALD_EVENTS_MODE",
-        expected: "inline or redis",
-    },
-    Key {
-        env: "HERALD_LISTEN",
-        expected: "an address such as 127.0.0.1:8080",
-    },
-    Key {
-        env: "HERALD_EVENT_STREAM",
-        expected: "a non-empty Redis key",
-    },
-    Key {
-        env: "HERALD_CONSUMER_GROUP",
-        expected: "a non-empty group name",
-    },
-    Key {
-        env: "HERALD_CLAIM_IDLE_MS",
-        expected: "milliseconds, an integer from 100 to 86400000",
-    },
-    Key {
-        env: "EVENT_INGRESS_CONCURRENCY",
-        expected: "an integer from 1 to 64",
-    },
-    Key {
-        env: "HERALD_MAX_PAYLOAD_BYTES",
-        expected: "bytes, an integer from 1024 to 16777216",
-    },
-    Key {
-        env: "HERALD_MAX_BODY_BYTES",
-        expected: "bytes, an integer from 1024 to 1073741824",
-    },
-    Key {
-        env: "HERALD_TOKENS_FILE",
-        expected: "the path of a TOML tokens file",
-    },
-    Key {
-        env: "HERALD_STREAM_MAXLEN",
-        expected: "an integer of at least 1000",
-    },
-    Key {
-        env: "HERALD_QUERY_TIMEOUT_MS",
-        expected: "milliseconds, an integer from 100 to 600000",
-    },
-    Key {
-        env: "HERALD_REQUIRE_SCHEMAS",
-        expected: "true or false",
-    },
-    Key {
-        env: "EVENT_SOURCE_RATE_LIMITS",
-        expected: r#"a JSON array of {"source", "limit", "intervalMs", "pauseMs"?} objects"#,
-    },
-    Key {
-        env: "HERALD_LOG",
-        expected: "a tracing filter such as info or herald=debug,info",
-    },
-    Key {
-        env: "HERALD_LOG_FORMAT",
-        expected: "text or json",
-    },
-    Key {
-        env: "OTEL_EXPORTER_OTLP_ENDPOINT",
-        expected: "an http:// or https:// URL such as http://127.0.0.1:4318",
-    },
-];
-
-fn toml_key(env: &str) -> String {
-    env.strip_prefix("HERALD_")
-        .unwrap_or(env)
-        .to_ascii_lowercase()
-}
-
-fn expected(env: &str) -> &'static str {
-    KEYS.iter()
-        .find(|k| k.env == env)
-        .map_or("a valid value", |k| k.expected)
 }
 
 impl Settings {
@@ -320,12 +234,14 @@ impl Settings {
         if let Some(endpoint) = &otel_exporter_otlp_endpoint {
             check_http_url("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)?;
         }
+        let event_stream = non_empty(&get, "HERALD_EVENT_STREAM", "herald:events");
+        let triggers = triggers::parse(&get, events_mode, &event_stream)?;
         Ok(Settings {
             database_url: SecretString::from(database_url),
             redis_url: redis_url.map(SecretString::from),
             events_mode,
             listen,
-            event_stream: non_empty(&get, "HERALD_EVENT_STREAM", "herald:events"),
+            event_stream,
             consumer_group: non_empty(&get, "HERALD_CONSUMER_GROUP", "herald-ingress"),
             claim_idle_ms: int(&get, "HERALD_CLAIM_IDLE_MS", 30_000, 100, 86_400_000)?,
             ingress_concurrency: int(&get, "EVENT_INGRESS_CONCURRENCY", 5, 1, 64)? as usize,
@@ -336,6 +252,7 @@ impl Settings {
             stream_maxlen: int(&get, "HERALD_STREAM_MAXLEN", 1_000_000, 1000, u64::MAX)?,
             query_timeout_ms: int(&get, "HERALD_QUERY_TIMEOUT_MS", 5_000, 100, 600_000)?,
             require_schemas,
+            triggers,
             event_source_rate_limits: match get(rate_limits::VARIABLE) {
                 None => rate_limits::RateLimits::default(),
                 Some(value) => rate_limits::RateLimits::parse(&value)?,
