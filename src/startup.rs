@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::actors::{
-    CloseSessions, DrainSources, IngressRouter, RelaySettings, SourceDirectory, SourcesLink,
-    StopRelay, WsHub, WsHubLink,
+    CloseSessions, Deliverer, DrainSources, IngressRouter, RelaySettings, SourceDirectory,
+    SourcesLink, StopRelay, TriggerDeps, TriggerDirectory, WorkflowSink, WsHub, WsHubLink,
 };
 use crate::auth::{AccessPolicy, TokenRegistry};
 use crate::config::{EventsMode, Settings};
@@ -158,11 +158,40 @@ impl Application {
             }
             Queue::Inline(_) => None,
         };
+        let deliverer = Deliverer {
+            webhook: crate::webhook::WebhookClient::new(
+                settings.triggers.webhook_addresses.clone(),
+            )
+            .context("Failed to start the webhook client.")?,
+            workflows: match &queue {
+                Queue::Redis(streams) => WorkflowSink::Redis(streams.commands()),
+                Queue::Inline(_) => WorkflowSink::Inline(Some(ws_hub.clone().recipient())),
+            },
+        };
+        let triggers = TriggerDirectory::launch(
+            storage.clone(),
+            settings.triggers.definition_rules.clone(),
+            TriggerDeps {
+                storage: storage.clone(),
+                clock: crate::actors::WallClock::system(),
+                deliverer: Arc::new(deliverer),
+                notices: Some(ws_hub.clone().recipient()),
+                pause: settings.triggers.pause,
+            },
+            &instance,
+        )
+        .await
+        .context("Failed to load the triggers.")?;
         let rate_limits = Arc::new(settings.event_source_rate_limits.clone());
         let sources = SourceDirectory::launch(
-            SourceDirectory::new(storage.clone(), rate_limits.clone(), shared_window, None)
-                .with_metrics(metrics.clone())
-                .with_notices(ws_hub.clone().recipient()),
+            SourceDirectory::new(
+                storage.clone(),
+                rate_limits.clone(),
+                shared_window,
+                Some(triggers.clone().recipient()),
+            )
+            .with_metrics(metrics.clone())
+            .with_notices(ws_hub.clone().recipient()),
             router.clone().recipient(),
         )
         .await?;
@@ -186,6 +215,10 @@ impl Application {
             ids: std::sync::Mutex::new(ulid::Generator::new()),
             ws_hub: WsHubLink::to(&ws_hub),
             sources: SourcesLink::to(&sources, rate_limits),
+            triggers: crate::http::TriggersLink {
+                directory: triggers,
+                rules: settings.triggers.definition_rules.clone(),
+            },
             metrics: metrics.clone(),
             schemas,
         });

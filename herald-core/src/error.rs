@@ -60,11 +60,13 @@ pub enum ErrorCode {
     SchemaRequired,
     /// A schema given for registration does not compile.
     InvalidSchema,
+    /// The thing addressed is not in a state the request applies to (retrying a delivered delivery).
+    InvalidState,
 }
 
 impl ErrorCode {
     /// Every code, in SPEC's table order, for exhaustive tests and documentation generators.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::InvalidJson,
         ErrorCode::MissingField,
         ErrorCode::InvalidField,
@@ -88,6 +90,7 @@ impl ErrorCode {
         ErrorCode::SchemaMismatch,
         ErrorCode::SchemaRequired,
         ErrorCode::InvalidSchema,
+        ErrorCode::InvalidState,
     ];
 
     /// The wire spelling used in `{"error": {"code": ...}}` and in dead-letter `reason` columns.
@@ -116,6 +119,7 @@ impl ErrorCode {
             ErrorCode::SchemaMismatch => "schema_mismatch",
             ErrorCode::SchemaRequired => "schema_required",
             ErrorCode::InvalidSchema => "invalid_schema",
+            ErrorCode::InvalidState => "invalid_state",
         }
     }
 }

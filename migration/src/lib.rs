@@ -14,6 +14,11 @@ mod m20261126_000005_create_source_tables;
 mod m20261126_000006_create_source_controls;
 mod m20261127_000007_create_event_schemas;
 mod m20261127_000008_create_saved_views;
+mod m20261203_000009_create_triggers;
+mod m20261203_000010_create_trigger_changes;
+mod m20261203_000011_create_trigger_state_changes;
+mod m20261203_000012_create_event_trigger_deliveries;
+mod m20261203_000013_create_event_trigger_attempts;
 
 /// The ordered list of every migration Herald has ever shipped.
 pub struct Migrator;
@@ -30,6 +35,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_source_controls::Migration),
             Box::new(m20261127_000007_create_event_schemas::Migration),
             Box::new(m20261127_000008_create_saved_views::Migration),
+            Box::new(m20261203_000009_create_triggers::Migration),
+            Box::new(m20261203_000010_create_trigger_changes::Migration),
+            Box::new(m20261203_000011_create_trigger_state_changes::Migration),
+            Box::new(m20261203_000012_create_event_trigger_deliveries::Migration),
+            Box::new(m20261203_000013_create_event_trigger_attempts::Migration),
         ]
     }
 }

@@ -10,13 +10,14 @@ mod ingress_router;
 mod live;
 pub mod messages;
 mod sources;
+mod triggers;
 
 pub use ingress_router::{IngressRouter, SubscribeStored};
 pub use live::{
     AttachRelay, ClientFrame, CloseSessions, Connect, Deliver, Disconnect, EventFrames, FeedItem,
     FrameError, GoingAway, MAX_INBOUND_FRAME_BYTES, MAX_QUEUED_BYTES, MAX_QUEUED_FRAMES, PauseEnd,
     QueueGauge, Relay, RelaySettings, RelayedEvents, SINCE_MAX_EVENTS, SourceNotice, StopRelay,
-    Subscribe, SubscribeRequest, WS_PROTOCOL, WsHub, WsHubLink, WsSession,
+    Subscribe, SubscribeRequest, TriggerNotice, WS_PROTOCOL, WsHub, WsHubLink, WsSession,
 };
 pub use messages::{EventSelection, EventsReleased, EventsStored};
 pub use sources::{
@@ -24,4 +25,9 @@ pub use sources::{
     DrainSources, FlushDeferrals, LIMITER_IDLE_AFTER, LimiterIdle, LimiterLink,
     PAUSE_POLL_INTERVAL, PauseChanged, ReleasedCounts, ReloadPause, Retire, STATS_WRITE_INTERVAL,
     SourceDirectory, SourceError, SourceRateLimiter, SourcesLink,
+};
+pub use triggers::{
+    Command, Control, ControlTrigger, DELIVERY_LEASE, Deliverer, Reload, SetOwner, StopTrigger,
+    Tried, TriggerActor, TriggerChanged, TriggerDeps, TriggerDirectory, Wake, WakeTrigger,
+    WallClock, WorkflowSink, webhook_body,
 };

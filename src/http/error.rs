@@ -169,6 +169,16 @@ impl ApiError {
         )
     }
 
+    /// 409 `invalid_state`: the resource is not in a state the request applies to.
+    pub fn invalid_state(message: impl Into<String>, details: Option<Value>) -> ApiError {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidState,
+            message,
+            details,
+        )
+    }
+
     /// 413 `body_too_large`.
     pub fn body_too_large(limit_bytes: usize) -> ApiError {
         ApiError::new(

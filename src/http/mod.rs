@@ -43,11 +43,23 @@ pub struct AppState {
     pub ws_hub: crate::actors::WsHubLink,
     /// The source directory (pauses, backlogs, release counts) and the configured rate limits.
     pub sources: crate::actors::SourcesLink,
+    /// The trigger directory and the rules definitions are checked against.
+    pub triggers: TriggersLink,
     /// This instance's metrics, scraped at `/metrics/prometheus`.
     pub metrics: crate::metrics::Metrics,
     /// The per-type JSON Schema registry: the catalog `POST /events` checks payloads against, refreshed at once
     /// after a registration.
     pub schemas: Arc<crate::schema_registry::SchemaRegistry>,
+}
+
+/// What the trigger routes need besides storage: the directory (to reload a changed trigger at once, to pause and
+/// resume through its actor) and the deployment's definition rules.
+#[derive(Clone)]
+pub struct TriggersLink {
+    /// The directory.
+    pub directory: actix::Addr<crate::actors::TriggerDirectory>,
+    /// `HERALD_WORKFLOW_STREAM`, `…_PREFIX`, the ingress stream.
+    pub rules: crate::trigger::DefinitionRules,
 }
 
 impl AppState {
@@ -135,6 +147,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/event-schemas/{type}",
             web::put().to(routes::event_schemas::put),
+        )
+        .route("/admin/triggers", web::get().to(routes::triggers::list))
+        .route("/admin/triggers", web::post().to(routes::triggers::create))
+        .route("/admin/triggers/{id}", web::get().to(routes::triggers::get))
+        .route(
+            "/admin/triggers/{id}",
+            web::patch().to(routes::triggers::update),
+        )
+        .route(
+            "/admin/triggers/{id}",
+            web::delete().to(routes::triggers::delete),
+        )
+        .route(
+            "/admin/triggers/{id}/pause",
+            web::post().to(routes::triggers::pause),
+        )
+        .route(
+            "/admin/triggers/{id}/resume",
+            web::post().to(routes::triggers::resume),
+        )
+        .route(
+            "/admin/triggers/{id}/history",
+            web::get().to(routes::triggers::history),
+        )
+        .route(
+            "/admin/triggers/{id}/deliveries",
+            web::get().to(routes::deliveries::list),
+        )
+        .route(
+            "/admin/deliveries/redrive",
+            web::post().to(routes::deliveries::redrive),
+        )
+        .route(
+            "/admin/deliveries/{id}",
+            web::get().to(routes::deliveries::get),
+        )
+        .route(
+            "/admin/deliveries/{id}/retry",
+            web::post().to(routes::deliveries::retry),
+        )
+        .route(
+            "/admin/deliveries/{id}/cancel",
+            web::post().to(routes::deliveries::cancel),
         )
         .route(
             "/admin/saved-views",

@@ -15,6 +15,7 @@ mod instance;
 mod relay;
 pub mod retry;
 mod window;
+pub mod workflow;
 
 pub use client::{COMMAND_TIMEOUT, client, reconnect_policy, subscriber};
 pub use error::RedisError;

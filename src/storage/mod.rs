@@ -15,6 +15,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 pub use repo::dead_letters::{DeadLetterFilter, DeadLettersRepo};
+pub use repo::deliveries::{DeliveriesRepo, DeliveryFilter, Pick};
 pub use repo::encoded::EncodedEvents;
 pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::event_schemas::{EventSchemasRepo, Registered, SchemaWatermark};
@@ -22,6 +23,7 @@ pub use repo::events::EventsRepo;
 pub use repo::leases::{LeaseError, LeasesRepo};
 pub use repo::saved_views::SavedViewsRepo;
 pub use repo::sources::SourcesRepo;
+pub use repo::triggers::{TriggerVersions, TriggersRepo};
 
 use crate::domain::{UnknownSpelling, ValidationError};
 
@@ -161,6 +163,16 @@ impl Storage {
     /// Saved views (SPEC §6.8).
     pub fn saved_views(&self) -> SavedViewsRepo<'_> {
         SavedViewsRepo::new(&self.write, &self.read)
+    }
+
+    /// Triggers, their changes and their pause state (SPEC §5.1, §5.7).
+    pub fn triggers(&self) -> TriggersRepo<'_> {
+        TriggersRepo::new(&self.write, &self.read)
+    }
+
+    /// Deliveries and attempts (SPEC §5.3).
+    pub fn deliveries(&self) -> DeliveriesRepo<'_> {
+        DeliveriesRepo::new(&self.write, &self.read)
     }
 
     /// The writer connection, for benchmarks that compare against a plain bulk insert.

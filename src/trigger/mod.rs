@@ -3,8 +3,12 @@
 //! delivery worker are built on these.
 //!
 //! - `address.rs`: which resolved addresses a webhook may reach ([`AddressPolicy`], §10).
+//! - `evaluate.rs`: what one trigger makes of one event before any attempt ([`Verdict`]).
+//! - `record.rs`: triggers, deliveries and attempts as storage hands them up.
+//! - `compiled.rs`: a stored trigger compiled for evaluation and delivery ([`CompiledTrigger`]).
 //! - `definition.rs`: a trigger's definition parsed and compiled from its create body ([`Definition`], §5.1).
 //! - `matcher.rs`: the index from event type and source to the triggers that select them ([`MatchIndex`]).
+//! - `outcome.rs`: what an attempt makes of its delivery ([`next_status`]).
 //! - `pause.rs`: the auto-pause machine ([`PauseMachine`]: running → paused → halfOpen → running/paused, manual
 //!   pause and resume), its [`StateChange`] rows and their replay (§5.7).
 //! - `predicate.rs`: compiled predicates ([`Predicate`], §5.2) with what each found and expected, for explain.
@@ -15,10 +19,14 @@
 //! - `status.rs`: what became of a (trigger, event) pair ([`DeliveryStatus`], §5.3) and the TTL rule (§5.8).
 
 mod address;
+mod compiled;
 mod definition;
+mod evaluate;
 mod matcher;
+mod outcome;
 mod pause;
 mod predicate;
+mod record;
 mod retry;
 mod signature;
 mod status;
@@ -26,15 +34,22 @@ mod template;
 mod throttle;
 
 pub use address::{AddressPolicy, AddressRefusal};
+pub use compiled::CompiledTrigger;
 pub use definition::{
     DEFAULT_RUN_KEY, DEFAULT_TIMEOUT_MS, Definition, DefinitionRules, MAX_CONCURRENCY,
     MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TIMEOUT_MS, Parsed, Target,
 };
+pub use evaluate::{Verdict, evaluate, event_json, trigger_json};
 pub use matcher::{MatchIndex, Matches};
+pub use outcome::{Ended, next_status};
 pub use pause::{Gate, PauseConfig, PauseMachine, StateChange, TriggerState};
 pub use predicate::{
     MAX_IN_VALUES, MAX_PREDICATES, MAX_REGEX_CHARS, Predicate, PredicateOutcome, compile_all,
     first_failure,
+};
+pub use record::{
+    AttemptOutcome, AttemptRecord, AttemptResult, Delivery, NewDelivery, StateChangeRecord,
+    StateHead, TriggerRecord, TriggerWrite,
 };
 pub use retry::{
     JITTER, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_RETRY_AFTER, RetryPolicy, parse_retry_after,

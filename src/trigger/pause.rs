@@ -44,6 +44,21 @@ impl TriggerState {
     }
 }
 
+impl std::str::FromStr for TriggerState {
+    type Err = crate::domain::UnknownSpelling;
+
+    fn from_str(s: &str) -> Result<TriggerState, Self::Err> {
+        [
+            TriggerState::Running,
+            TriggerState::Paused,
+            TriggerState::HalfOpen,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+        .ok_or_else(|| crate::domain::UnknownSpelling::new("trigger state", s))
+    }
+}
+
 /// The auto-pause settings (`EVENT_TRIGGER_ERROR_THRESHOLD`, `…_ERROR_WINDOW_MS`, `…_PAUSE_MS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PauseConfig {

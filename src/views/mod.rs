@@ -14,6 +14,8 @@
 //!   ([`EventSchemaSummaryView`]).
 //! - `saved_view.rs`: a saved view ([`SavedViewView`], SPEC §6.8) with its owner and analytics.
 //! - `health.rs`: a queue ([`QueueView`]) and a retry backlog ([`RetriesView`]) of the health endpoints.
+//! - `trigger.rs`: a trigger ([`trigger_view`]), [`DeliveryView`], [`AttemptView`], [`StateChangeView`] and the
+//!   data of the trigger frames.
 //! - `frame.rs`: the WebSocket frame envelope [`FrameView`] and the data of the frames that are not domain views.
 
 mod dead_letter;
@@ -23,6 +25,7 @@ mod frame;
 mod health;
 mod saved_view;
 mod source;
+mod trigger;
 
 pub use dead_letter::DeadLetterView;
 pub use event::{EventView, TimelineItemView};
@@ -33,4 +36,8 @@ pub use saved_view::{OwnerView, SavedViewView, ViewAnalyticsView};
 pub use source::{
     ControlDetail, LagView, RateLimitView, SourceControlView, SourceMetricsView, SourcePauseView,
     SourceRateLimitView, SourceResumedView, SourceView,
+};
+pub use trigger::{
+    AttemptView, DeliveryView, StateChangeView, delivery_failed_frame_data, pause_view,
+    trigger_state_frame_data, trigger_view,
 };

@@ -19,4 +19,5 @@ mod shared_window;
 mod sources;
 mod storage_text;
 mod telemetry;
+mod triggers;
 mod websocket;

@@ -171,6 +171,20 @@ pub fn source_resumed_frame(
     })
 }
 
+/// A trigger notice (`trigger.paused`, `trigger.resumed`, `delivery.failed`, `workflow.run.requested`) with
+/// its data, built by the views.
+pub fn trigger_frame(
+    frame_type: &str,
+    data: &serde_json::Value,
+    emitted_at: DateTime<Utc>,
+) -> ByteString {
+    frame(&FrameView {
+        frame_type,
+        data,
+        emitted_at: Some(format_timestamp(emitted_at)),
+    })
+}
+
 /// `lagged`.
 pub fn lagged_frame(missed: u64, resume_from: i64) -> ByteString {
     frame(&FrameView {

@@ -7,7 +7,8 @@
 //! - `frames.rs`: the wire form of every server frame and the parsing of client frames, serialized once.
 //! - `feed.rs`: a session's queue accounting and the `since` merge, without actix.
 //! - `guard.rs`: refuses an oversized inbound frame at its header.
-//! - `notice.rs`: [`SourceNotice`], the typed operator notices the source directory sends the hub.
+//! - `notice.rs`: [`SourceNotice`] and [`TriggerNotice`], the operator notices the source directory and the
+//!   trigger actors send the hub.
 //! - `relay.rs`: [`Relay`], the hub's end of the live relay between instances (the transport is `crate::redis`).
 
 mod feed;
@@ -23,7 +24,7 @@ pub use frames::{
     ClientFrame, EventFrames, FrameError, MAX_INBOUND_FRAME_BYTES, SINCE_MAX_EVENTS,
     SubscribeRequest,
 };
-pub use notice::{PauseEnd, SourceNotice};
+pub use notice::{PauseEnd, SourceNotice, TriggerNotice};
 pub use relay::{Relay, RelaySettings};
 pub use ws_hub::{
     AttachRelay, CloseSessions, Connect, Disconnect, RelayedEvents, StopRelay, Subscribe, WsHub,

@@ -11,7 +11,7 @@ use actix::Message;
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 
-use super::frames::{source_paused_frame, source_resumed_frame};
+use super::frames::{source_paused_frame, source_resumed_frame, trigger_frame};
 use crate::domain::{SourceName, SourcePause};
 
 /// A source's pause started, changed or ended (whoever did it, on whichever instance, or by expiry). Sent by the
@@ -58,6 +58,24 @@ impl SourceNotice {
                 source_resumed_frame(source, *ended == PauseEnd::Expired, emitted_at)
             }
         }
+    }
+}
+
+/// What a `TriggerActor` tells operators: a state change, a failed delivery, or (inline mode) a workflow run
+/// request. Sent to the hub, which hands it to every session whatever its filters.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TriggerNotice {
+    /// `trigger.paused`, `trigger.resumed`, `delivery.failed` or `workflow.run.requested`.
+    pub frame_type: &'static str,
+    /// The frame's data, built by the views.
+    pub data: serde_json::Value,
+}
+
+impl TriggerNotice {
+    /// The frame, serialized once for every session, stamped `emittedAt`.
+    pub fn frame(&self, emitted_at: DateTime<Utc>) -> ByteString {
+        trigger_frame(self.frame_type, &self.data, emitted_at)
     }
 }
 

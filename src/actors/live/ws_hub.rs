@@ -22,7 +22,9 @@ use ulid::Ulid;
 
 use super::feed::{FeedItem, LagBook, Offer, QueueGauge};
 use super::frames::EventFrames;
-use super::notice::SourceNotice;
+use bytestring::ByteString;
+
+use super::notice::{SourceNotice, TriggerNotice};
 use super::relay::{Relay, RelaySettings};
 use super::ws_session::{Deliver, GoingAway};
 use crate::actors::SubscribeStored;
@@ -354,7 +356,21 @@ impl Handler<SourceNotice> for WsHub {
     type Result = ();
 
     fn handle(&mut self, msg: SourceNotice, _ctx: &mut Self::Context) {
-        let frame = msg.frame(Utc::now());
+        self.notify_all(msg.frame(Utc::now()));
+    }
+}
+
+/// A trigger notice, handed to every session like a [`SourceNotice`].
+impl Handler<TriggerNotice> for WsHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: TriggerNotice, _ctx: &mut Self::Context) {
+        self.notify_all(msg.frame(Utc::now()));
+    }
+}
+
+impl WsHub {
+    fn notify_all(&self, frame: ByteString) {
         for (id, entry) in &self.sessions {
             let sent = entry.deliver.try_send(Deliver {
                 generation: entry.generation,

@@ -1,6 +1,7 @@
 //! One file per route group.
 
 pub mod dead_letters;
+pub mod deliveries;
 pub mod event_health;
 pub mod event_schemas;
 pub mod events;
@@ -12,4 +13,5 @@ pub mod saved_view_bodies;
 pub mod saved_views;
 pub mod source_bodies;
 pub mod sources;
+pub mod triggers;
 pub mod ws;

@@ -117,7 +117,7 @@ fn source(field: Field<String>) -> Result<SourceName, ValidationError> {
 }
 
 /// `reason`: a non-blank string of at most [`MAX_REASON_CHARS`], trimmed; `None` when absent or `null`.
-fn reason(field: Field<String>) -> Result<Option<String>, ValidationError> {
+pub(crate) fn reason(field: Field<String>) -> Result<Option<String>, ValidationError> {
     let Some(reason) = field.optional(|| ValidationError::invalid("reason", "must be a string"))?
     else {
         return Ok(None);
@@ -135,7 +135,7 @@ fn reason(field: Field<String>) -> Result<Option<String>, ValidationError> {
 }
 
 /// `durationMs`: a whole number of milliseconds from 1 to 30 days; `None` when absent or `null`.
-fn duration_ms(field: Field<u64>) -> Result<Option<u64>, ValidationError> {
+pub(crate) fn duration_ms(field: Field<u64>) -> Result<Option<u64>, ValidationError> {
     let out_of_range = || {
         ValidationError::invalid(
             "durationMs",

@@ -2,6 +2,8 @@
 
 pub mod event_ingress_failures;
 pub mod event_schemas;
+pub mod event_trigger_attempts;
+pub mod event_trigger_deliveries;
 pub mod herald_leases;
 pub mod prelude;
 pub mod saved_views;
@@ -9,4 +11,7 @@ pub mod source_controls;
 pub mod source_deferrals;
 pub mod source_pauses;
 pub mod source_stats;
+pub mod trigger_changes;
+pub mod trigger_state_changes;
+pub mod triggers;
 pub mod workflow_events;

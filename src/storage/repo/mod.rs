@@ -1,12 +1,13 @@
 //! Repositories: domain types in, domain types out, typed [`super::StorageError`]s.
 //!
 //! They form a tree, calls running one way: `event_queries` → `events` → `dead_letters` → `stats`; `sources` →
-//! `stats`, `controls`; `event_schemas` and `saved_views` stand alone; and every one of them → `rows`, the row ↔
+//! `stats`, `controls`; `event_schemas` and `saved_views` stand alone; `deliveries` → `triggers` (the open statuses); and every one of them → `rows` (`trigger_rows` beside it for the trigger tables), the row ↔
 //! domain conversions. A repository that must write another table in its own transaction calls a free function
 //! of a lower leaf, never another repository.
 
 mod controls;
 pub mod dead_letters;
+pub mod deliveries;
 pub mod encoded;
 pub mod event_queries;
 pub mod event_schemas;
@@ -16,3 +17,5 @@ mod rows;
 pub mod saved_views;
 pub mod sources;
 mod stats;
+mod trigger_rows;
+pub mod triggers;

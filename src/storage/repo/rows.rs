@@ -22,7 +22,7 @@ use crate::storage::entity::{
 use crate::storage::{CorruptColumn, StorageError};
 
 /// `cause` makes the row `key` of `table` corrupt in `column`.
-fn invalid(
+pub(super) fn invalid(
     table: &'static str,
     key: &str,
     column: &'static str,
@@ -35,7 +35,7 @@ fn invalid(
 }
 
 /// `cause` makes the row `key` of `table` corrupt in `column`.
-fn unknown(
+pub(super) fn unknown(
     table: &'static str,
     key: &str,
     column: &'static str,

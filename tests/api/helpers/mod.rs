@@ -6,11 +6,13 @@
 
 mod app;
 mod database;
+mod receiver;
 mod redis;
 mod sources;
 mod ws;
 
 pub use app::TestApp;
+pub use receiver::{Received, Receiver, Reply};
 pub use redis::{PrivateRedis, redis_client, xadd_pipelined};
 pub use ws::{WsClient, WsEnd};
 

@@ -1,0 +1,445 @@
+//! `TriggerDirectory`: one per process. It keeps the matching index (type and source patterns → triggers), starts
+//! one supervised [`TriggerActor`] per trigger, evaluates every released event against the triggers that select
+//! it, and hands the outcome rows to the evaluation writer (`evaluator.rs`), which commits them and wakes the
+//! actors with new work.
+//!
+//! - **Changes.** HTTP tells it at once (`TriggerChanged`) after a create, update or delete on this instance;
+//!   every [`POLL_INTERVAL`] it compares every trigger's `(version, state_version)` with what it holds, so a
+//!   change made on another instance (a pause included) holds here within a second.
+//! - **Ownership.** Deliveries are made by the instance holding the `trigger-deliveries` lease (SPEC §13): one
+//!   owner makes a trigger's throttle, concurrency cap and failure count deployment-wide. The directory renews
+//!   it every [`LEASE_RENEW`] and, when it takes it over, first turns the previous owner's `delivering` rows back
+//!   to `retrying` (at-least-once, §5.5). The owner also looks every poll for `pending` rows recorded by other
+//!   instances and wakes their actors.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use super::actor::{Control, Reload, SetOwner, StopTrigger, TriggerActor, TriggerDeps, Wake};
+use super::evaluator::{EvaluationJob, spawn_evaluator};
+use crate::actors::EventsReleased;
+use crate::redis::InstanceId;
+use crate::storage::{Storage, StorageError, TriggerVersions};
+use crate::trigger::{
+    CompiledTrigger, DefinitionRules, DeliveryStatus, MatchIndex, NewDelivery, StateHead, Verdict,
+    evaluate, event_json,
+};
+
+/// How often the directory looks for changes made elsewhere.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the delivery lease is renewed (or, by a standby, tried).
+pub const LEASE_RENEW: Duration = Duration::from_secs(2);
+/// How long the delivery lease lasts without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+/// The delivery lease's name.
+pub const DELIVERY_LEASE: &str = "trigger-deliveries";
+
+struct Entry {
+    trigger: Arc<CompiledTrigger>,
+    versions: TriggerVersions,
+    addr: Addr<TriggerActor>,
+}
+
+/// The trigger directory.
+pub struct TriggerDirectory {
+    storage: Storage,
+    rules: DefinitionRules,
+    deps: TriggerDeps,
+    instance: String,
+    index: MatchIndex<Arc<str>>,
+    entries: HashMap<Arc<str>, Entry>,
+    evaluator: mpsc::UnboundedSender<EvaluationJob>,
+    owner: bool,
+    polling: bool,
+    pending_seen_at: DateTime<Utc>,
+    ids: ulid::Generator,
+}
+
+/// A trigger was created, updated or deleted on this instance: reload it before answering.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TriggerChanged {
+    /// The trigger.
+    pub id: String,
+}
+
+/// An on-call command for one trigger; `None` when the trigger is unknown here.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Option<StateHead>, StorageError>")]
+pub struct ControlTrigger {
+    /// The trigger.
+    pub id: String,
+    /// The command.
+    pub control: Control,
+}
+
+/// Deliveries of a trigger were retried, redriven or cancelled: wake its actor.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct WakeTrigger {
+    /// The trigger.
+    pub id: String,
+}
+
+impl TriggerDirectory {
+    /// Loads every trigger, takes the delivery lease if it is free, and starts the directory and its actors.
+    ///
+    /// # Errors
+    /// When the triggers cannot be read.
+    pub async fn launch(
+        storage: Storage,
+        rules: DefinitionRules,
+        deps: TriggerDeps,
+        instance: &InstanceId,
+    ) -> anyhow::Result<Addr<TriggerDirectory>> {
+        let records = storage.triggers().all().await?;
+        let instance = instance.to_string();
+        let owner = take_lease(&storage, &instance).await;
+        let evaluator = spawn_evaluator(storage.clone());
+        let directory = TriggerDirectory {
+            storage,
+            rules,
+            deps,
+            instance,
+            index: MatchIndex::new(),
+            entries: HashMap::new(),
+            evaluator,
+            owner,
+            polling: false,
+            pending_seen_at: Utc::now(),
+            ids: ulid::Generator::new(),
+        };
+        let addr = TriggerDirectory::create(move |ctx| {
+            let mut directory = directory;
+            for record in records {
+                let versions = TriggerVersions {
+                    version: record.version,
+                    state_version: record.head.version,
+                };
+                directory.install(&record, versions, ctx);
+            }
+            directory
+        });
+        Ok(addr)
+    }
+
+    /// Starts, replaces or keeps the actor of `record`.
+    fn install(
+        &mut self,
+        record: &crate::trigger::TriggerRecord,
+        versions: TriggerVersions,
+        _ctx: &mut Context<Self>,
+    ) {
+        let compiled = match CompiledTrigger::compile(record, &self.rules) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::error!(trigger_id = %record.id, error = %e, "A stored trigger no longer compiles under this configuration; it is not evaluated until fixed.");
+                self.remove(&record.id);
+                return;
+            }
+        };
+        let id: Arc<str> = Arc::from(record.id.as_str());
+        self.index.remove(&id);
+        self.index.insert(
+            id.clone(),
+            compiled.definition.event_type.clone(),
+            compiled.definition.event_source.clone(),
+        );
+        match self.entries.get_mut(&id) {
+            Some(entry) => {
+                entry.trigger = compiled.clone();
+                entry.versions = versions;
+                entry.addr.do_send(Reload {
+                    trigger: compiled,
+                    head: record.head.clone(),
+                });
+            }
+            None => {
+                let trigger = compiled.clone();
+                let head = record.head.clone();
+                let deps = self.deps.clone();
+                let owner = self.owner;
+                let addr =
+                    Supervisor::start(move |_| TriggerActor::new(trigger, head, deps, owner));
+                self.entries.insert(
+                    id,
+                    Entry {
+                        trigger: compiled,
+                        versions,
+                        addr,
+                    },
+                );
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        let key: Arc<str> = Arc::from(id);
+        self.index.remove(&key);
+        if let Some(entry) = self.entries.remove(&key) {
+            entry.addr.do_send(StopTrigger);
+        }
+    }
+
+    /// Reads one trigger afresh and installs or removes it.
+    fn refresh(&mut self, id: String) -> ResponseActFuture<Self, ()> {
+        let storage = self.storage.clone();
+        Box::pin(
+            async move { storage.triggers().find_fresh(&id).await.map(|r| (id, r)) }
+                .into_actor(self)
+                .map(|read, directory, ctx| match read {
+                    Ok((_, Some(record))) => {
+                        let versions = TriggerVersions {
+                            version: record.version,
+                            state_version: record.head.version,
+                        };
+                        directory.install(&record, versions, ctx);
+                    }
+                    Ok((id, None)) => directory.remove(&id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Reading a changed trigger failed; the next poll picks the change up.");
+                    }
+                }),
+        )
+    }
+
+    /// Compares every trigger's versions with what this directory holds.
+    fn poll(&mut self, ctx: &mut Context<Self>) {
+        if self.polling {
+            return;
+        }
+        self.polling = true;
+        let storage = self.storage.clone();
+        let since = self.pending_seen_at;
+        let owner = self.owner;
+        let read = async move {
+            let versions = storage.triggers().versions().await?;
+            let now = Utc::now();
+            let woken = if owner {
+                storage
+                    .deliveries()
+                    .triggers_with_pending_since(since)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, StorageError>((versions, woken, now))
+        };
+        ctx.spawn(read.into_actor(self).map(|read, directory, ctx| {
+            directory.polling = false;
+            let (versions, woken, now) = match read {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Polling triggers failed; the next poll tries again.");
+                    return;
+                }
+            };
+            // Rows recorded up to a second ago may still be committing elsewhere: look back a little.
+            directory.pending_seen_at = now - chrono::TimeDelta::seconds(1);
+            for id in woken {
+                if let Some(entry) = directory.entries.get(id.as_str()) {
+                    entry.addr.do_send(Wake);
+                }
+            }
+            let stored: HashSet<&str> = versions.iter().map(|(id, _)| id.as_str()).collect();
+            let gone: Vec<Arc<str>> = directory
+                .entries
+                .keys()
+                .filter(|id| !stored.contains(id.as_ref()))
+                .cloned()
+                .collect();
+            for id in gone {
+                directory.remove(&id);
+            }
+            for (id, v) in versions {
+                let known = directory.entries.get(id.as_str()).map(|e| e.versions);
+                if known != Some(v) {
+                    ctx.spawn(directory.refresh(id));
+                }
+            }
+        }));
+    }
+
+    fn renew_lease(&mut self, ctx: &mut Context<Self>) {
+        let storage = self.storage.clone();
+        let instance = self.instance.clone();
+        let was_owner = self.owner;
+        let renew = async move {
+            if was_owner {
+                let ttl = chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
+                match storage.leases().renew(DELIVERY_LEASE, &instance, ttl).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "The trigger delivery lease was lost; another instance delivers.");
+                        false
+                    }
+                }
+            } else {
+                take_lease(&storage, &instance).await
+            }
+        };
+        ctx.spawn(renew.into_actor(self).map(move |owner, directory, _| {
+            if owner != directory.owner {
+                directory.owner = owner;
+                for entry in directory.entries.values() {
+                    entry.addr.do_send(SetOwner(owner));
+                }
+            }
+        }));
+    }
+
+    fn evaluate(&mut self, msg: &EventsReleased) {
+        let now = self.deps.clock.now();
+        let mut rows = Vec::new();
+        let mut wake = Vec::new();
+        for event in msg.events.iter() {
+            let envelope = &event.envelope;
+            let matches = self
+                .index
+                .lookup(envelope.event_type.as_str(), envelope.source.as_str());
+            if matches.ids.is_empty() {
+                continue;
+            }
+            let json = event_json(event);
+            for id in matches.ids {
+                let Some(entry) = self.entries.get(&id) else {
+                    continue;
+                };
+                let trigger = &entry.trigger;
+                if !trigger.definition.active {
+                    continue;
+                }
+                let verdict = evaluate(
+                    &trigger.definition,
+                    &trigger.json,
+                    &json,
+                    (envelope.occurred_at, envelope.ttl_ms),
+                    now,
+                );
+                let (status, filtered_predicate, idempotency_key) = match verdict {
+                    Verdict::Filtered { index } => {
+                        (DeliveryStatus::Filtered, Some(index as i32), None)
+                    }
+                    Verdict::Expired => (DeliveryStatus::Expired, None, None),
+                    Verdict::Deliver { idempotency_key } => {
+                        wake.push((id.clone(), entry.addr.clone()));
+                        (DeliveryStatus::Pending, None, idempotency_key)
+                    }
+                };
+                let delivery_id = self
+                    .ids
+                    .generate()
+                    .unwrap_or_else(|_| ulid::Ulid::generate())
+                    .to_string();
+                rows.push(NewDelivery {
+                    id: delivery_id,
+                    trigger_id: trigger.id.clone(),
+                    trigger_version: trigger.version,
+                    event_id: envelope.id.as_str().to_owned(),
+                    event_sequence: event.ingress_sequence,
+                    replay_id: String::new(),
+                    status,
+                    filtered_predicate,
+                    idempotency_key,
+                });
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        if self.evaluator.send(EvaluationJob { rows, wake }).is_err() {
+            tracing::error!("The evaluation writer stopped; trigger outcomes are not recorded.");
+        }
+    }
+}
+
+/// Takes the delivery lease if it is free, lapsed, or held by a dead process on this host.
+async fn take_lease(storage: &Storage, instance: &str) -> bool {
+    let ttl = chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
+    match storage
+        .leases()
+        .acquire(
+            DELIVERY_LEASE,
+            instance,
+            ttl,
+            InstanceId::is_dead_process_here,
+        )
+        .await
+    {
+        Ok(()) => {
+            match storage
+                .deliveries()
+                .resume_in_flight(None, Utc::now())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    deliveries = n,
+                    "Took over the trigger delivery lease; deliveries in flight at the previous owner will be tried again."
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Resuming deliveries in flight failed; they stay `delivering` until the next takeover.")
+                }
+            }
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+impl Actor for TriggerDirectory {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(POLL_INTERVAL, |directory, ctx| directory.poll(ctx));
+        ctx.run_interval(LEASE_RENEW, |directory, ctx| directory.renew_lease(ctx));
+    }
+}
+
+impl Handler<EventsReleased> for TriggerDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsReleased, _ctx: &mut Self::Context) {
+        self.evaluate(&msg);
+    }
+}
+
+impl Handler<TriggerChanged> for TriggerDirectory {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: TriggerChanged, _ctx: &mut Self::Context) -> Self::Result {
+        self.refresh(msg.id)
+    }
+}
+
+impl Handler<ControlTrigger> for TriggerDirectory {
+    type Result = ResponseFuture<Result<Option<StateHead>, StorageError>>;
+
+    fn handle(&mut self, msg: ControlTrigger, _ctx: &mut Self::Context) -> Self::Result {
+        let addr = self.entries.get(msg.id.as_str()).map(|e| e.addr.clone());
+        Box::pin(async move {
+            let Some(addr) = addr else { return Ok(None) };
+            match addr.send(msg.control).await {
+                Ok(answer) => answer.map(Some),
+                Err(e) => Err(StorageError::Database(sea_orm::DbErr::Custom(format!(
+                    "the trigger's actor did not answer: {e}"
+                )))),
+            }
+        })
+    }
+}
+
+impl Handler<WakeTrigger> for TriggerDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: WakeTrigger, _ctx: &mut Self::Context) {
+        if let Some(entry) = self.entries.get(msg.id.as_str()) {
+            entry.addr.do_send(Wake);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The evaluation writer (not an actor): a task that commits the outcome rows the directory computes, in the
+//! order they were computed, several jobs per transaction when they queue up (group commit), and then wakes the
+//! actors with new deliveries. A failed write is retried with capped backoff until it succeeds: an outcome is
+//! never dropped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::Addr;
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use super::actor::{TriggerActor, Wake};
+use crate::redis::retry::Backoff;
+use crate::storage::Storage;
+use crate::trigger::NewDelivery;
+
+/// Rows per transaction at most, when jobs queue up.
+const MAX_ROWS_PER_WRITE: usize = 5_000;
+
+/// Outcome rows to record, and the actors to wake once they are.
+#[derive(Debug)]
+pub struct EvaluationJob {
+    /// The rows.
+    pub rows: Vec<NewDelivery>,
+    /// The actors of triggers with a new `pending` row.
+    pub wake: Vec<(Arc<str>, Addr<TriggerActor>)>,
+}
+
+/// Starts the writer; it ends when every sender is dropped.
+pub fn spawn_evaluator(storage: Storage) -> mpsc::UnboundedSender<EvaluationJob> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<EvaluationJob>();
+    actix_rt::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let EvaluationJob { mut rows, mut wake } = first;
+            while rows.len() < MAX_ROWS_PER_WRITE {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        rows.extend(job.rows);
+                        wake.extend(job.wake);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let mut backoff = Backoff::new();
+            loop {
+                match storage.deliveries().record(rows.clone(), Utc::now()).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        let delay = backoff.next_delay();
+                        tracing::warn!(error = %e, rows = rows.len(), retry_in_ms = delay.as_millis() as u64, "Recording trigger outcomes failed; retrying.");
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+            let woken: HashMap<Arc<str>, Addr<TriggerActor>> = wake.into_iter().collect();
+            for addr in woken.into_values() {
+                addr.do_send(Wake);
+            }
+        }
+    });
+    tx
+}

@@ -1,0 +1,565 @@
+//! Reads and writes of `event_trigger_deliveries` and `event_trigger_attempts` (SPEC §5.3, §5.6, §6.3): the
+//! outcome of every (trigger, event) pair, and the outbox the delivery worker drains.
+//!
+//! - [`DeliveriesRepo::record`] writes a batch of outcomes in one transaction, `ON CONFLICT DO NOTHING` on
+//!   (trigger, event, replay): evaluating an event twice (a resumed evaluation after a crash) records nothing new.
+//! - The worker reads a trigger's due deliveries in event order ([`DeliveriesRepo::due`]), claims them
+//!   ([`DeliveriesRepo::claim`]: `delivering`, one more attempt) and records each attempt with the delivery's new
+//!   status in one transaction ([`DeliveriesRepo::finish`]).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+
+use super::rows::event_from_model;
+use super::trigger_rows::{attempt_from_model, attempt_row, delivery_from_model, delivery_row};
+use super::triggers::open_statuses;
+use crate::domain::StoredEvent;
+use crate::storage::StorageError;
+use crate::storage::entity::{
+    event_trigger_attempts as attempts, event_trigger_deliveries as deliveries,
+    workflow_events as events,
+};
+use crate::trigger::{AttemptRecord, AttemptResult, Delivery, DeliveryStatus, NewDelivery};
+
+/// Rows per `INSERT`: 16 columns each stays under SQLite's 32,766 bound parameters.
+const INSERT_CHUNK: usize = 1_000;
+
+/// The statuses the worker picks up when due.
+const WAITING: [DeliveryStatus; 4] = [
+    DeliveryStatus::Pending,
+    DeliveryStatus::Held,
+    DeliveryStatus::Throttled,
+    DeliveryStatus::Retrying,
+];
+
+/// Which deliveries a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    /// Only this trigger's.
+    pub trigger_id: Option<String>,
+    /// Only these statuses.
+    pub status: Option<DeliveryStatus>,
+    /// Only this event's.
+    pub event_id: Option<String>,
+}
+
+/// Deliveries and attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveriesRepo<'a> {
+    write: &'a DatabaseConnection,
+    read: &'a DatabaseConnection,
+}
+
+impl<'a> DeliveriesRepo<'a> {
+    pub(crate) fn new(write: &'a DatabaseConnection, read: &'a DatabaseConnection) -> Self {
+        DeliveriesRepo { write, read }
+    }
+
+    /// Records a batch of outcomes in one transaction. A `pending` row whose idempotency key the trigger has
+    /// seen before (on a delivery that was not filtered, expired, skipped or cancelled), or earlier in this batch,
+    /// is recorded `skipped`. A pair already recorded stays as it is.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`]; nothing is recorded then.
+    #[tracing::instrument(name = "record_outcomes", skip_all, fields(rows = rows.len()))]
+    pub async fn record(
+        &self,
+        mut rows: Vec<NewDelivery>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write.begin().await?;
+        let keyed: Vec<(String, String)> = rows
+            .iter()
+            .filter(|r| r.status == DeliveryStatus::Pending)
+            .filter_map(|r| Some((r.trigger_id.clone(), r.idempotency_key.clone()?)))
+            .collect();
+        if !keyed.is_empty() {
+            let mut seen: HashSet<(String, String)> = HashSet::new();
+            let mut by_trigger: HashMap<&str, Vec<&str>> = HashMap::new();
+            for (trigger, key) in &keyed {
+                by_trigger.entry(trigger).or_default().push(key);
+            }
+            for (trigger, keys) in by_trigger {
+                let found: Vec<Option<String>> = deliveries::Entity::find()
+                    .select_only()
+                    .column(deliveries::Column::IdempotencyKey)
+                    .filter(deliveries::Column::TriggerId.eq(trigger))
+                    .filter(deliveries::Column::IdempotencyKey.is_in(keys))
+                    .filter(deliveries::Column::Status.is_not_in([
+                        DeliveryStatus::Filtered.as_str(),
+                        DeliveryStatus::Expired.as_str(),
+                        DeliveryStatus::Skipped.as_str(),
+                        DeliveryStatus::Cancelled.as_str(),
+                    ]))
+                    .into_tuple()
+                    .all(&txn)
+                    .await?;
+                seen.extend(found.into_iter().flatten().map(|k| (trigger.to_owned(), k)));
+            }
+            for row in &mut rows {
+                if row.status != DeliveryStatus::Pending {
+                    continue;
+                }
+                if let Some(key) = &row.idempotency_key
+                    && !seen.insert((row.trigger_id.clone(), key.clone()))
+                {
+                    row.status = DeliveryStatus::Skipped;
+                }
+            }
+        }
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            deliveries::Entity::insert_many(chunk.iter().map(|r| delivery_row(r, now)))
+                .on_conflict(
+                    OnConflict::columns([
+                        deliveries::Column::TriggerId,
+                        deliveries::Column::EventId,
+                        deliveries::Column::ReplayId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Up to `limit` of the trigger's deliveries waiting for an attempt that are due at `now`, in event order,
+    /// each with its event (a delivery whose event is gone is left out).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
+    pub async fn due(
+        &self,
+        trigger_id: &str,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<(Delivery, StoredEvent)>, StorageError> {
+        let rows = deliveries::Entity::find()
+            .filter(deliveries::Column::TriggerId.eq(trigger_id))
+            .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
+            .filter(
+                Condition::any()
+                    .add(deliveries::Column::NextAttemptAt.is_null())
+                    .add(deliveries::Column::NextAttemptAt.lte(now)),
+            )
+            .order_by_asc(deliveries::Column::EventSequence)
+            .order_by_asc(deliveries::Column::Id)
+            .limit(limit)
+            .all(self.write)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
+        let mut found: HashMap<String, StoredEvent> = HashMap::new();
+        for m in events::Entity::find()
+            .filter(events::Column::Id.is_in(ids))
+            .all(self.write)
+            .await?
+        {
+            let event = event_from_model(m)?;
+            found.insert(event.envelope.id.as_str().to_owned(), event);
+        }
+        let mut due = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(event) = found.get(&row.event_id) {
+                let event = event.clone();
+                due.push((delivery_from_model(row)?, event));
+            }
+        }
+        Ok(due)
+    }
+
+    /// When the trigger's next waiting delivery falls due (`None`: nothing waits on a time).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn next_due_at(
+        &self,
+        trigger_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let next: Option<Option<DateTime<Utc>>> = deliveries::Entity::find()
+            .select_only()
+            .column_as(deliveries::Column::NextAttemptAt.min(), "next")
+            .filter(deliveries::Column::TriggerId.eq(trigger_id))
+            .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
+            .into_tuple()
+            .one(self.write)
+            .await?;
+        Ok(next.flatten())
+    }
+
+    /// Marks `ids` `delivering` with one more attempt each, if they still wait (an operator may have cancelled
+    /// one meanwhile). Returns the ids claimed.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn claim(
+        &self,
+        ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<HashSet<String>, StorageError> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let txn = self.write.begin().await?;
+        let waiting: Vec<String> = deliveries::Entity::find()
+            .select_only()
+            .column(deliveries::Column::Id)
+            .filter(deliveries::Column::Id.is_in(ids))
+            .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if !waiting.is_empty() {
+            deliveries::Entity::update_many()
+                .col_expr(
+                    deliveries::Column::Status,
+                    Expr::value(DeliveryStatus::Delivering.as_str()),
+                )
+                .col_expr(
+                    deliveries::Column::Attempts,
+                    sea_orm::sea_query::ExprTrait::add(Expr::col(deliveries::Column::Attempts), 1),
+                )
+                .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+                .filter(deliveries::Column::Id.is_in(waiting.iter().map(String::as_str)))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(waiting.into_iter().collect())
+    }
+
+    /// Sets `ids` to `status` (`held`, `throttled`, `expired`) with `next_attempt_at`, if they still wait.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn park(
+        &self,
+        ids: &[String],
+        status: DeliveryStatus,
+        next_attempt_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        deliveries::Entity::update_many()
+            .col_expr(deliveries::Column::Status, Expr::value(status.as_str()))
+            .col_expr(
+                deliveries::Column::NextAttemptAt,
+                Expr::value(next_attempt_at),
+            )
+            .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+            .filter(deliveries::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
+            .exec(self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Turns the trigger's `pending` deliveries `held` (it is paused).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn hold_pending(
+        &self,
+        trigger_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let held = deliveries::Entity::update_many()
+            .col_expr(
+                deliveries::Column::Status,
+                Expr::value(DeliveryStatus::Held.as_str()),
+            )
+            .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+            .filter(deliveries::Column::TriggerId.eq(trigger_id))
+            .filter(deliveries::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .exec(self.write)
+            .await?;
+        Ok(held.rows_affected)
+    }
+
+    /// Records finished attempts and their deliveries' new statuses, in one transaction.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`]; nothing is recorded then.
+    pub async fn finish(
+        &self,
+        trigger_id: &str,
+        results: &[AttemptResult],
+    ) -> Result<(), StorageError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write.begin().await?;
+        attempts::Entity::insert_many(results.iter().map(|r| attempt_row(trigger_id, &r.attempt)))
+            .exec_without_returning(&txn)
+            .await?;
+        for r in results {
+            let a = &r.attempt;
+            let delivered_at = (r.status == DeliveryStatus::Delivered).then_some(a.finished_at);
+            deliveries::Entity::update_many()
+                .col_expr(deliveries::Column::Status, Expr::value(r.status.as_str()))
+                .col_expr(
+                    deliveries::Column::NextAttemptAt,
+                    Expr::value(r.next_attempt_at),
+                )
+                .col_expr(
+                    deliveries::Column::LastStatusCode,
+                    Expr::value(a.status_code),
+                )
+                .col_expr(deliveries::Column::LastError, Expr::value(a.error.clone()))
+                .col_expr(deliveries::Column::DeliveredAt, Expr::value(delivered_at))
+                .col_expr(deliveries::Column::UpdatedAt, Expr::value(a.finished_at))
+                .filter(deliveries::Column::Id.eq(a.delivery_id.as_str()))
+                .filter(deliveries::Column::Status.eq(DeliveryStatus::Delivering.as_str()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Deliveries left `delivering` by an owner that stopped (crash, or lease lost) go back to `retrying`, due
+    /// now: their attempt may have reached the target (SPEC §5.5 at-least-once). `None` = every trigger.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn resume_in_flight(
+        &self,
+        trigger_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let mut update = deliveries::Entity::update_many()
+            .col_expr(
+                deliveries::Column::Status,
+                Expr::value(DeliveryStatus::Retrying.as_str()),
+            )
+            .col_expr(deliveries::Column::NextAttemptAt, Expr::value(Some(now)))
+            .col_expr(
+                deliveries::Column::LastError,
+                Expr::value(Some(
+                    "the instance delivering it stopped; the attempt may have reached the target"
+                        .to_owned(),
+                )),
+            )
+            .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+            .filter(deliveries::Column::Status.eq(DeliveryStatus::Delivering.as_str()));
+        if let Some(id) = trigger_id {
+            update = update.filter(deliveries::Column::TriggerId.eq(id));
+        }
+        Ok(update.exec(self.write).await?.rows_affected)
+    }
+
+    /// The triggers with a `pending` delivery recorded since `since` (the owner wakes their actors: rows recorded
+    /// by another instance).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn triggers_with_pending_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<String>, StorageError> {
+        Ok(deliveries::Entity::find()
+            .select_only()
+            .column(deliveries::Column::TriggerId)
+            .distinct()
+            .filter(deliveries::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(deliveries::Column::CreatedAt.gte(since))
+            .into_tuple()
+            .all(self.write)
+            .await?)
+    }
+
+    /// One delivery.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
+    pub async fn find(&self, id: &str) -> Result<Option<Delivery>, StorageError> {
+        deliveries::Entity::find_by_id(id)
+            .one(self.write)
+            .await?
+            .map(delivery_from_model)
+            .transpose()
+    }
+
+    /// A delivery's attempts, oldest first.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
+    pub async fn attempts(&self, delivery_id: &str) -> Result<Vec<AttemptRecord>, StorageError> {
+        attempts::Entity::find()
+            .filter(attempts::Column::DeliveryId.eq(delivery_id))
+            .order_by_asc(attempts::Column::Attempt)
+            .order_by_asc(attempts::Column::Id)
+            .all(self.read)
+            .await?
+            .into_iter()
+            .map(attempt_from_model)
+            .collect()
+    }
+
+    /// A page of deliveries, newest first, before the id `before`.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
+    pub async fn list(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        let mut query = deliveries::Entity::find().order_by_desc(deliveries::Column::Id);
+        if let Some(t) = &filter.trigger_id {
+            query = query.filter(deliveries::Column::TriggerId.eq(t.as_str()));
+        }
+        if let Some(s) = filter.status {
+            query = query.filter(deliveries::Column::Status.eq(s.as_str()));
+        }
+        if let Some(e) = &filter.event_id {
+            query = query.filter(deliveries::Column::EventId.eq(e.as_str()));
+        }
+        if let Some(before) = before {
+            query = query.filter(deliveries::Column::Id.lt(before));
+        }
+        query
+            .limit(limit + 1)
+            .all(self.read)
+            .await?
+            .into_iter()
+            .map(delivery_from_model)
+            .collect()
+    }
+
+    /// Every delivery of one event, oldest first (the event detail and timeline).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
+    pub async fn for_event(&self, event_id: &str) -> Result<Vec<Delivery>, StorageError> {
+        deliveries::Entity::find()
+            .filter(deliveries::Column::EventId.eq(event_id))
+            .order_by_asc(deliveries::Column::Id)
+            .all(self.read)
+            .await?
+            .into_iter()
+            .map(delivery_from_model)
+            .collect()
+    }
+
+    /// Moves deliveries from one of `from` to `to` (due now, attempts kept): retry and redrive (`failed` or
+    /// `cancelled` → `pending`), cancel (open → `cancelled`). `ids` or a trigger with a time range picks them.
+    /// Returns how many moved.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn transition(
+        &self,
+        pick: Pick<'_>,
+        from: &[DeliveryStatus],
+        to: DeliveryStatus,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let mut update = deliveries::Entity::update_many()
+            .col_expr(deliveries::Column::Status, Expr::value(to.as_str()))
+            .col_expr(
+                deliveries::Column::NextAttemptAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+            .filter(deliveries::Column::Status.is_in(from.iter().map(|s| s.as_str())));
+        match pick {
+            Pick::One(id) => update = update.filter(deliveries::Column::Id.eq(id)),
+            Pick::Trigger { id, from, to } => {
+                update = update.filter(deliveries::Column::TriggerId.eq(id));
+                if let Some(from) = from {
+                    update = update.filter(deliveries::Column::CreatedAt.gte(from));
+                }
+                if let Some(to) = to {
+                    update = update.filter(deliveries::Column::CreatedAt.lte(to));
+                }
+            }
+        }
+        Ok(update.exec(self.write).await?.rows_affected)
+    }
+
+    /// Open deliveries and overdue retries across triggers, for health: `(open, overdue, next due)`.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn retry_summary(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64, Option<DateTime<Utc>>), StorageError> {
+        let retrying = || {
+            deliveries::Entity::find()
+                .filter(deliveries::Column::Status.eq(DeliveryStatus::Retrying.as_str()))
+        };
+        let total: Option<i64> = retrying()
+            .select_only()
+            .column_as(deliveries::Column::Id.count(), "n")
+            .into_tuple()
+            .one(self.read)
+            .await?;
+        let overdue: Option<i64> = retrying()
+            .filter(deliveries::Column::NextAttemptAt.lt(now))
+            .select_only()
+            .column_as(deliveries::Column::Id.count(), "n")
+            .into_tuple()
+            .one(self.read)
+            .await?;
+        let next: Option<Option<DateTime<Utc>>> = retrying()
+            .select_only()
+            .column_as(deliveries::Column::NextAttemptAt.min(), "next")
+            .into_tuple()
+            .one(self.read)
+            .await?;
+        Ok((
+            total.unwrap_or(0).max(0) as u64,
+            overdue.unwrap_or(0).max(0) as u64,
+            next.flatten(),
+        ))
+    }
+
+    /// How many deliveries wait for an attempt, across triggers (the `triggers` queue of health).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn open_count(&self) -> Result<u64, StorageError> {
+        let n: Option<i64> = deliveries::Entity::find()
+            .filter(deliveries::Column::Status.is_in(open_statuses()))
+            .select_only()
+            .column_as(deliveries::Column::Id.count(), "n")
+            .into_tuple()
+            .one(self.read)
+            .await?;
+        Ok(n.unwrap_or(0).max(0) as u64)
+    }
+}
+
+/// Which deliveries a [`DeliveriesRepo::transition`] moves.
+#[derive(Debug, Clone, Copy)]
+pub enum Pick<'a> {
+    /// One delivery.
+    One(&'a str),
+    /// A trigger's, recorded within a time range.
+    Trigger {
+        /// The trigger.
+        id: &'a str,
+        /// Recorded at or after.
+        from: Option<DateTime<Utc>>,
+        /// Recorded at or before.
+        to: Option<DateTime<Utc>>,
+    },
+}
