@@ -182,6 +182,12 @@ impl Application {
         )
         .await
         .context("Failed to load the triggers.")?;
+        router
+            .send(crate::actors::SubscribeStored {
+                recipient: triggers.clone().recipient(),
+            })
+            .await
+            .context("The ingress router stopped before start-up finished.")?;
         let rate_limits = Arc::new(settings.event_source_rate_limits.clone());
         let sources = SourceDirectory::launch(
             SourceDirectory::new(
@@ -218,6 +224,7 @@ impl Application {
             triggers: crate::http::TriggersLink {
                 directory: triggers,
                 rules: settings.triggers.definition_rules.clone(),
+                pause: settings.triggers.pause,
             },
             metrics: metrics.clone(),
             schemas,

@@ -19,6 +19,7 @@ mod m20261203_000010_create_trigger_changes;
 mod m20261203_000011_create_trigger_state_changes;
 mod m20261203_000012_create_event_trigger_deliveries;
 mod m20261203_000013_create_event_trigger_attempts;
+mod m20261203_000014_create_trigger_evaluation_marks;
 
 /// The ordered list of every migration Herald has ever shipped.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_create_trigger_state_changes::Migration),
             Box::new(m20261203_000012_create_event_trigger_deliveries::Migration),
             Box::new(m20261203_000013_create_event_trigger_attempts::Migration),
+            Box::new(m20261203_000014_create_trigger_evaluation_marks::Migration),
         ]
     }
 }

@@ -60,6 +60,8 @@ pub struct TriggersLink {
     pub directory: actix::Addr<crate::actors::TriggerDirectory>,
     /// `HERALD_WORKFLOW_STREAM`, `…_PREFIX`, the ingress stream.
     pub rules: crate::trigger::DefinitionRules,
+    /// The auto-pause settings (health counts failures over their window).
+    pub pause: crate::trigger::PauseConfig,
 }
 
 impl AppState {

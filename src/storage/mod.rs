@@ -16,7 +16,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 
 pub use repo::dead_letters::{DeadLetterFilter, DeadLettersRepo};
 pub use repo::deliveries::{DeliveriesRepo, DeliveryFilter, Pick};
+pub use repo::delivery_stats::{DeliveryQueue, DeliveryStatsRepo, TriggerSummary};
 pub use repo::encoded::EncodedEvents;
+pub use repo::evaluation_marks::{EvaluationMark, EvaluationMarksRepo};
 pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::event_schemas::{EventSchemasRepo, Registered, SchemaWatermark};
 pub use repo::events::EventsRepo;
@@ -168,6 +170,16 @@ impl Storage {
     /// Triggers, their changes and their pause state (SPEC §5.1, §5.7).
     pub fn triggers(&self) -> TriggersRepo<'_> {
         TriggersRepo::new(&self.write, &self.read)
+    }
+
+    /// Delivery counts for health (SPEC §6.9).
+    pub fn delivery_stats(&self) -> DeliveryStatsRepo<'_> {
+        DeliveryStatsRepo::new(&self.read)
+    }
+
+    /// Each instance's trigger evaluation mark (SPEC §3).
+    pub fn evaluation_marks(&self) -> EvaluationMarksRepo<'_> {
+        EvaluationMarksRepo::new(&self.write)
     }
 
     /// Deliveries and attempts (SPEC §5.3).

@@ -7,6 +7,7 @@
 //! - `record.rs`: triggers, deliveries and attempts as storage hands them up.
 //! - `compiled.rs`: a stored trigger compiled for evaluation and delivery ([`CompiledTrigger`]).
 //! - `definition.rs`: a trigger's definition parsed and compiled from its create body ([`Definition`], §5.1).
+//! - `ledger.rs`: which stored events still await evaluation ([`EvaluationLedger`], SPEC §3).
 //! - `matcher.rs`: the index from event type and source to the triggers that select them ([`MatchIndex`]).
 //! - `outcome.rs`: what an attempt makes of its delivery ([`next_status`]).
 //! - `pause.rs`: the auto-pause machine ([`PauseMachine`]: running → paused → halfOpen → running/paused, manual
@@ -22,6 +23,7 @@ mod address;
 mod compiled;
 mod definition;
 mod evaluate;
+mod ledger;
 mod matcher;
 mod outcome;
 mod pause;
@@ -40,6 +42,7 @@ pub use definition::{
     MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TIMEOUT_MS, Parsed, Target,
 };
 pub use evaluate::{Verdict, evaluate, event_json, trigger_json};
+pub use ledger::EvaluationLedger;
 pub use matcher::{MatchIndex, Matches};
 pub use outcome::{Ended, next_status};
 pub use pause::{Gate, PauseConfig, PauseMachine, StateChange, TriggerState};

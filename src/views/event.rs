@@ -6,6 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::domain::{StoredEvent, format_timestamp};
 use crate::insights::{derived_of, links_of};
+use crate::trigger::{AttemptRecord, Delivery};
+use crate::views::{AttemptView, DeliveryView};
 
 /// The event view. Absent optional fields are `null`, never left out, so clients read one shape;
 /// `ingressSequence` is a string so that JavaScript clients never lose precision.
@@ -80,11 +82,21 @@ impl<'a> EventView<'a> {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineItemView<'a> {
-    /// When it happened (`occurredAt` for an event).
+    /// When it happened (`occurredAt` for an event, `createdAt` for a delivery, `startedAt` for an attempt).
     pub at: String,
-    /// The event.
-    pub event: EventView<'a>,
-    /// What the item is: `event`.
+    /// An attempt (`kind: "attempt"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<AttemptView<'a>>,
+    /// A delivery (`kind: "delivery"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryView<'a>>,
+    /// The delivery an attempt belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<&'a str>,
+    /// The event (`kind: "event"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventView<'a>>,
+    /// What the item is: `event`, `delivery` or `attempt`.
     pub kind: &'static str,
 }
 
@@ -94,7 +106,34 @@ impl<'a> TimelineItemView<'a> {
         TimelineItemView {
             kind: "event",
             at: format_timestamp(event.envelope.occurred_at),
-            event: EventView::of(event),
+            event: Some(EventView::of(event)),
+            delivery: None,
+            delivery_id: None,
+            attempt: None,
+        }
+    }
+
+    /// The timeline item of a delivery the event caused.
+    pub fn delivery(delivery: &'a Delivery) -> TimelineItemView<'a> {
+        TimelineItemView {
+            kind: "delivery",
+            at: format_timestamp(delivery.created_at),
+            event: None,
+            delivery: Some(DeliveryView::of(delivery)),
+            delivery_id: None,
+            attempt: None,
+        }
+    }
+
+    /// The timeline item of one attempt of a delivery.
+    pub fn attempt(attempt: &'a AttemptRecord) -> TimelineItemView<'a> {
+        TimelineItemView {
+            kind: "attempt",
+            at: format_timestamp(attempt.started_at),
+            event: None,
+            delivery: None,
+            delivery_id: Some(&attempt.delivery_id),
+            attempt: Some(AttemptView::of(attempt)),
         }
     }
 }

@@ -70,8 +70,8 @@ async fn event_health_shows_queues_source_metrics_a_manual_pause_and_the_configu
         );
         assert_eq!(
             health["queues"]["triggers"],
-            json!({ "mode": mode_name, "depth": 0, "pending": 0, "oldestPendingAgeMs": null, "consumers": 0 }),
-            "{case}"
+            json!({ "mode": mode_name, "depth": 0, "pending": 0, "oldestPendingAgeMs": null, "consumers": 1 }),
+            "{case}: nothing to deliver, and this instance holds the delivery lease"
         );
         let source = health["sources"]
             .as_array()

@@ -21,13 +21,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::actor::{Control, Reload, SetOwner, StopTrigger, TriggerActor, TriggerDeps, Wake};
-use super::evaluator::{EvaluationJob, spawn_evaluator};
-use crate::actors::EventsReleased;
+use super::evaluator::{EvaluationJob, Settled, spawn_evaluator};
+use crate::actors::{EventsReleased, EventsStored};
+use crate::domain::StoredEvent;
 use crate::redis::InstanceId;
 use crate::storage::{Storage, StorageError, TriggerVersions};
 use crate::trigger::{
-    CompiledTrigger, DefinitionRules, DeliveryStatus, MatchIndex, NewDelivery, StateHead, Verdict,
-    evaluate, event_json,
+    CompiledTrigger, DefinitionRules, DeliveryStatus, EvaluationLedger, MatchIndex, NewDelivery,
+    StateHead, Verdict, evaluate, event_json,
 };
 
 /// How often the directory looks for changes made elsewhere.
@@ -47,13 +48,16 @@ struct Entry {
 
 /// The trigger directory.
 pub struct TriggerDirectory {
-    storage: Storage,
+    pub(super) storage: Storage,
     rules: DefinitionRules,
     deps: TriggerDeps,
-    instance: String,
+    pub(super) instance: String,
     index: MatchIndex<Arc<str>>,
     entries: HashMap<Arc<str>, Entry>,
-    evaluator: mpsc::UnboundedSender<EvaluationJob>,
+    pub(super) evaluator: mpsc::UnboundedSender<EvaluationJob>,
+    pub(super) ledger: EvaluationLedger,
+    pub(super) recovering: bool,
+    pub(super) marking: bool,
     owner: bool,
     polling: bool,
     pending_seen_at: DateTime<Utc>,
@@ -98,24 +102,27 @@ impl TriggerDirectory {
         instance: &InstanceId,
     ) -> anyhow::Result<Addr<TriggerDirectory>> {
         let records = storage.triggers().all().await?;
+        let max_stored = storage.evaluation_marks().max_sequence().await?;
         let instance = instance.to_string();
         let owner = take_lease(&storage, &instance).await;
-        let evaluator = spawn_evaluator(storage.clone());
-        let directory = TriggerDirectory {
-            storage,
-            rules,
-            deps,
-            instance,
-            index: MatchIndex::new(),
-            entries: HashMap::new(),
-            evaluator,
-            owner,
-            polling: false,
-            pending_seen_at: Utc::now(),
-            ids: ulid::Generator::new(),
-        };
         let addr = TriggerDirectory::create(move |ctx| {
-            let mut directory = directory;
+            let evaluator = spawn_evaluator(storage.clone(), ctx.address().recipient());
+            let mut directory = TriggerDirectory {
+                storage,
+                rules,
+                deps,
+                instance,
+                index: MatchIndex::new(),
+                entries: HashMap::new(),
+                evaluator,
+                ledger: EvaluationLedger::starting_after(max_stored),
+                recovering: false,
+                marking: false,
+                owner,
+                polling: false,
+                pending_seen_at: Utc::now(),
+                ids: ulid::Generator::new(),
+            };
             for record in records {
                 let versions = TriggerVersions {
                     version: record.version,
@@ -293,11 +300,29 @@ impl TriggerDirectory {
         }));
     }
 
-    fn evaluate(&mut self, msg: &EventsReleased) {
+    /// Whether some active trigger selects the event's type and source.
+    fn selects(&self, event: &StoredEvent) -> bool {
+        let e = &event.envelope;
+        self.index
+            .lookup(e.event_type.as_str(), e.source.as_str())
+            .ids
+            .iter()
+            .any(|id| {
+                self.entries
+                    .get(id)
+                    .is_some_and(|entry| entry.trigger.definition.active)
+            })
+    }
+
+    /// The outcome rows of `events` for every trigger that selects them, and the actors with new `pending` work.
+    pub(super) fn outcomes<'e>(
+        &mut self,
+        events: impl Iterator<Item = &'e StoredEvent>,
+    ) -> (Vec<NewDelivery>, Vec<(Arc<str>, Addr<TriggerActor>)>) {
         let now = self.deps.clock.now();
         let mut rows = Vec::new();
         let mut wake = Vec::new();
-        for event in msg.events.iter() {
+        for event in events {
             let envelope = &event.envelope;
             let matches = self
                 .index
@@ -349,10 +374,23 @@ impl TriggerDirectory {
                 });
             }
         }
+        (rows, wake)
+    }
+
+    fn evaluate(&mut self, msg: &EventsReleased) {
+        let (rows, wake) = self.outcomes(msg.events.iter());
+        let settle = msg.events.sequences();
         if rows.is_empty() {
+            self.ledger.settled(settle);
             return;
         }
-        if self.evaluator.send(EvaluationJob { rows, wake }).is_err() {
+        let job = EvaluationJob {
+            rows,
+            wake,
+            settle,
+            done: None,
+        };
+        if self.evaluator.send(job).is_err() {
             tracing::error!("The evaluation writer stopped; trigger outcomes are not recorded.");
         }
     }
@@ -397,6 +435,7 @@ impl Actor for TriggerDirectory {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(POLL_INTERVAL, |directory, ctx| directory.poll(ctx));
+        self.start_marking(ctx);
         ctx.run_interval(LEASE_RENEW, |directory, ctx| directory.renew_lease(ctx));
     }
 }
@@ -406,6 +445,26 @@ impl Handler<EventsReleased> for TriggerDirectory {
 
     fn handle(&mut self, msg: EventsReleased, _ctx: &mut Self::Context) {
         self.evaluate(&msg);
+    }
+}
+
+/// Newly stored events (from the router): those some trigger selects enter the evaluation ledger.
+impl Handler<EventsStored> for TriggerDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsStored, _ctx: &mut Self::Context) {
+        for event in msg.events.iter() {
+            let awaits = self.selects(event);
+            self.ledger.stored(event.ingress_sequence, awaits);
+        }
+    }
+}
+
+impl Handler<Settled> for TriggerDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: Settled, _ctx: &mut Self::Context) {
+        self.ledger.settled(msg.sequences);
     }
 }
 

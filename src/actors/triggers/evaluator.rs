@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::{Addr, Message, Recipient};
 use chrono::Utc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{TriggerActor, Wake};
 use crate::redis::retry::Backoff;
@@ -25,19 +25,42 @@ pub struct EvaluationJob {
     pub rows: Vec<NewDelivery>,
     /// The actors of triggers with a new `pending` row.
     pub wake: Vec<(Arc<str>, Addr<TriggerActor>)>,
+    /// The events whose evaluation this job completes (they leave the evaluation ledger once it commits).
+    pub settle: Vec<i64>,
+    /// Told once the job is committed.
+    pub done: Option<oneshot::Sender<()>>,
+}
+
+/// The outcomes of these events are committed (sent to the directory by the writer).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Settled {
+    /// Their `ingressSequence`s.
+    pub sequences: Vec<i64>,
 }
 
 /// Starts the writer; it ends when every sender is dropped.
-pub fn spawn_evaluator(storage: Storage) -> mpsc::UnboundedSender<EvaluationJob> {
+pub fn spawn_evaluator(
+    storage: Storage,
+    settled: Recipient<Settled>,
+) -> mpsc::UnboundedSender<EvaluationJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<EvaluationJob>();
     actix_rt::spawn(async move {
         while let Some(first) = rx.recv().await {
-            let EvaluationJob { mut rows, mut wake } = first;
+            let EvaluationJob {
+                mut rows,
+                mut wake,
+                mut settle,
+                done,
+            } = first;
+            let mut dones: Vec<oneshot::Sender<()>> = done.into_iter().collect();
             while rows.len() < MAX_ROWS_PER_WRITE {
                 match rx.try_recv() {
                     Ok(job) => {
                         rows.extend(job.rows);
                         wake.extend(job.wake);
+                        settle.extend(job.settle);
+                        dones.extend(job.done);
                     }
                     Err(_) => break,
                 }
@@ -56,6 +79,12 @@ pub fn spawn_evaluator(storage: Storage) -> mpsc::UnboundedSender<EvaluationJob>
             let woken: HashMap<Arc<str>, Addr<TriggerActor>> = wake.into_iter().collect();
             for addr in woken.into_values() {
                 addr.do_send(Wake);
+            }
+            if !settle.is_empty() {
+                settled.do_send(Settled { sequences: settle });
+            }
+            for done in dones {
+                let _ = done.send(());
             }
         }
     });

@@ -10,6 +10,7 @@ mod actor;
 mod attempt;
 mod directory;
 mod evaluator;
+mod recovery;
 
 pub use actor::{
     Command, Control, Reload, SetOwner, StopTrigger, TriggerActor, TriggerDeps, Wake, WallClock,

@@ -6,8 +6,9 @@
 //! [`HEALTH_SOURCES_LIMIT`] by name (the full list pages through `GET /admin/sources`); the deferral backlog is one
 //! grouped count plus the table of pauses.
 //!
-//! Until triggers exist (their issue), `triggers` and `pausedTriggers` are empty, the `triggers` queue is empty
-//! with no consumer, and the `deliveries` retry backlog is zero.
+//! Triggers are the first [`HEALTH_TRIGGERS_LIMIT`] by id with their outcome counts (`triggersTruncated` tells
+//! when there are more); the `triggers` queue is the deliveries with work ahead of them (`pending` = attempts in
+//! flight), read by one consumer, the holder of the delivery lease; `retries.deliveries` counts `retrying` ones.
 //!
 //! A queue whose backing service does not answer is reported with `null` numbers and an `error`, rather than
 //! failing the whole answer: health is what an operator reads while something is down.
@@ -22,12 +23,17 @@ use crate::auth::Scope;
 use crate::domain::{SourceName, SourcePause, format_timestamp};
 use crate::http::{ApiError, AppState, Caller};
 use crate::queue::{Queue, QueueHealth};
+use crate::storage::TriggerSummary;
+use crate::trigger::{DeliveryStatus, TriggerState};
 use crate::views::{
     QueueView, RetriesView, SourceMetricsView, SourcePauseView, SourceRateLimitView,
 };
 
 /// Most sources listed by `/admin/event-health` (`sourcesTruncated` tells when there are more).
 pub const HEALTH_SOURCES_LIMIT: u64 = 200;
+
+/// Most triggers listed by `/admin/event-health`.
+pub const HEALTH_TRIGGERS_LIMIT: u64 = 200;
 
 /// `GET /admin/event-health`.
 #[tracing::instrument(name = "event_health", skip_all)]
@@ -58,25 +64,116 @@ pub async fn event_health(
             limit: limit.into(),
         })
         .collect();
+    let triggers = trigger_health(&state, now).await?;
     let body = json!({ "data": {
         "generatedAt": format_timestamp(now),
         "mode": state.mode.as_str(),
         "queues": {
             "ingress": ingress,
-            "triggers": QueueView::idle(state.mode.as_str()),
+            "triggers": triggers.queue,
         },
         "sources": sources.iter().map(SourceMetricsView::of).collect::<Vec<_>>(),
         "sourcesTruncated": truncated,
-        "triggers": [],
+        "triggers": triggers.triggers,
+        "triggersTruncated": triggers.truncated,
         "pausedSources": pauses.iter().map(SourcePauseView::of).collect::<Vec<_>>(),
-        "pausedTriggers": [],
+        "pausedTriggers": triggers.paused,
         "rateLimits": rate_limits,
         "retries": {
             "ingress": deferral_retries(&backlogs, &pauses),
-            "deliveries": RetriesView::default(),
+            "deliveries": triggers.retries,
         },
     }});
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// The trigger parts of event health.
+struct TriggerHealth<'a> {
+    queue: QueueView<'a>,
+    triggers: Vec<serde_json::Value>,
+    truncated: bool,
+    paused: Vec<serde_json::Value>,
+    retries: RetriesView,
+}
+
+async fn trigger_health(
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<TriggerHealth<'_>, ApiError> {
+    let mut records = state
+        .storage
+        .triggers()
+        .list(None, HEALTH_TRIGGERS_LIMIT)
+        .await?;
+    let truncated = records.len() as u64 > HEALTH_TRIGGERS_LIMIT;
+    records.truncate(HEALTH_TRIGGERS_LIMIT as usize);
+    let ids: Vec<&str> = records.iter().map(|t| t.id.as_str()).collect();
+    let summaries = state.storage.delivery_stats().summaries(&ids).await?;
+    let window = now - state.triggers.pause.window;
+    let mut paused = Vec::new();
+    for t in records
+        .iter()
+        .filter(|t| t.head.state != TriggerState::Running)
+    {
+        let failures = state
+            .storage
+            .triggers()
+            .first_failures_since(&t.id, window)
+            .await?
+            .len();
+        paused.push(json!({
+            "id": t.id, "name": t.name(), "state": t.head.state.as_str(),
+            "until": t.head.until.map(format_timestamp), "reason": t.head.reason,
+            "actor": t.head.actor, "failures": failures,
+        }));
+    }
+    let empty = TriggerSummary::default();
+    let triggers = records
+        .iter()
+        .map(|t| {
+            let summary = summaries.get(&t.id).unwrap_or(&empty);
+            let count = |s: DeliveryStatus| summary.counts.get(&s).copied().unwrap_or(0);
+            json!({
+                "id": t.id, "name": t.name(), "state": t.head.state.as_str(),
+                "counts": {
+                    "filtered": count(DeliveryStatus::Filtered), "held": count(DeliveryStatus::Held),
+                    "throttled": count(DeliveryStatus::Throttled), "skipped": count(DeliveryStatus::Skipped),
+                    "expired": count(DeliveryStatus::Expired), "delivered": count(DeliveryStatus::Delivered),
+                    "failed": count(DeliveryStatus::Failed),
+                },
+                "lastError": summary.last_error,
+                "lastDeliveredAt": summary.last_delivered_at.map(format_timestamp),
+            })
+        })
+        .collect();
+    let queue = state.storage.delivery_stats().queue().await?;
+    let consumers = state
+        .storage
+        .leases()
+        .holder(crate::actors::DELIVERY_LEASE, now)
+        .await?
+        .map_or(0, |_| 1);
+    let (total, overdue, next) = state.storage.delivery_stats().retry_summary(now).await?;
+    Ok(TriggerHealth {
+        queue: QueueView {
+            mode: state.mode.as_str(),
+            depth: Some(queue.open),
+            pending: Some(queue.delivering),
+            consumers: Some(consumers),
+            oldest_pending_age_ms: queue
+                .oldest_open_at
+                .map(|at| (now - at).num_milliseconds().max(0) as u64),
+            ..QueueView::default()
+        },
+        triggers,
+        truncated,
+        paused,
+        retries: RetriesView {
+            total,
+            overdue,
+            next_attempt_at: next.map(format_timestamp),
+        },
+    })
 }
 
 /// `GET /admin/queue-health`: every queue Herald uses, with depth and latency (the age of its oldest entry

@@ -14,7 +14,7 @@ use crate::http::pagination::{QueryParams, page_json};
 use crate::http::{ApiError, AppState, Caller};
 use crate::insights::page_schema;
 use crate::storage::EventQuery;
-use crate::views::{EventView, TimelineItemView};
+use crate::views::{DeliveryView, EventView, TimelineItemView};
 
 /// Most items a timeline answers.
 pub const TIMELINE_MAX_ITEMS: u64 = 1_000;
@@ -54,7 +54,8 @@ pub async fn list_events(
     })))
 }
 
-/// `GET /admin/events/{id}` → `{"data": {"event": <view>, "deliveries": []}}`.
+/// `GET /admin/events/{id}` → `{"data": {"event": <view>, "deliveries": [<delivery>…]}}` (every trigger
+/// outcome of the event, oldest first).
 #[tracing::instrument(name = "get_event", skip(state, caller))]
 pub async fn get_event(
     state: web::Data<AppState>,
@@ -68,8 +69,10 @@ pub async fn get_event(
         .find(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let deliveries = state.storage.deliveries().for_event(&id).await?;
+    let deliveries: Vec<DeliveryView<'_>> = deliveries.iter().map(DeliveryView::of).collect();
     Ok(HttpResponse::Ok()
-        .json(json!({ "data": { "event": EventView::of(&event), "deliveries": [] } })))
+        .json(json!({ "data": { "event": EventView::of(&event), "deliveries": deliveries } })))
 }
 
 /// `GET /admin/events/stats?from&to&bucket=minute|hour`: counts by `occurredAt` bucket (empty buckets are 0), by
@@ -152,8 +155,8 @@ fn busiest(mut counts: Vec<(String, u64)>) -> Value {
     )
 }
 
-/// `GET /admin/events/timeline?correlationId=`: every event of the correlation id, and (once triggers exist) the
-/// deliveries and attempts they caused, in time order, at most 1,000 items.
+/// `GET /admin/events/timeline?correlationId=`: every event of the correlation id, and the
+/// deliveries and attempts they caused (`kind`: `event`, `delivery`, `attempt`), in time order, at most 1,000 items.
 #[tracing::instrument(name = "event_timeline", skip_all)]
 pub async fn timeline(
     state: web::Data<AppState>,
@@ -177,6 +180,20 @@ pub async fn timeline(
         .await?;
     let truncated = events.len() as u64 > TIMELINE_MAX_ITEMS;
     events.truncate(TIMELINE_MAX_ITEMS as usize);
-    let items: Vec<TimelineItemView<'_>> = events.iter().map(TimelineItemView::event).collect();
+    let ids: Vec<&str> = events.iter().map(|e| e.envelope.id.as_str()).collect();
+    let deliveries = state.storage.deliveries().for_events(&ids).await?;
+    let delivery_ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+    let attempts = state
+        .storage
+        .deliveries()
+        .attempts_of(&delivery_ids)
+        .await?;
+    let mut items: Vec<TimelineItemView<'_>> = events.iter().map(TimelineItemView::event).collect();
+    items.extend(deliveries.iter().map(TimelineItemView::delivery));
+    items.extend(attempts.iter().map(TimelineItemView::attempt));
+    // RFC 3339 with milliseconds in UTC sorts as text; the sort is stable, so an event stays before what it caused.
+    items.sort_by(|a, b| a.at.cmp(&b.at));
+    let truncated = truncated || items.len() as u64 > TIMELINE_MAX_ITEMS;
+    items.truncate(TIMELINE_MAX_ITEMS as usize);
     Ok(HttpResponse::Ok().json(json!({ "data": { "items": items, "truncated": truncated } })))
 }

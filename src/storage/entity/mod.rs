@@ -12,6 +12,7 @@ pub mod source_deferrals;
 pub mod source_pauses;
 pub mod source_stats;
 pub mod trigger_changes;
+pub mod trigger_evaluation_marks;
 pub mod trigger_state_changes;
 pub mod triggers;
 pub mod workflow_events;

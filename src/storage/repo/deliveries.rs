@@ -18,7 +18,6 @@ use sea_orm::{
 
 use super::rows::event_from_model;
 use super::trigger_rows::{attempt_from_model, attempt_row, delivery_from_model, delivery_row};
-use super::triggers::open_statuses;
 use crate::domain::StoredEvent;
 use crate::storage::StorageError;
 use crate::storage::entity::{
@@ -458,6 +457,45 @@ impl<'a> DeliveriesRepo<'a> {
             .collect()
     }
 
+    /// Every delivery of these events, oldest first (the timeline).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
+    pub async fn for_events(&self, event_ids: &[&str]) -> Result<Vec<Delivery>, StorageError> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        deliveries::Entity::find()
+            .filter(deliveries::Column::EventId.is_in(event_ids.iter().copied()))
+            .order_by_asc(deliveries::Column::Id)
+            .all(self.read)
+            .await?
+            .into_iter()
+            .map(delivery_from_model)
+            .collect()
+    }
+
+    /// Every attempt of these deliveries, oldest first (the timeline).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
+    pub async fn attempts_of(
+        &self,
+        delivery_ids: &[&str],
+    ) -> Result<Vec<AttemptRecord>, StorageError> {
+        if delivery_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        attempts::Entity::find()
+            .filter(attempts::Column::DeliveryId.is_in(delivery_ids.iter().copied()))
+            .order_by_asc(attempts::Column::Id)
+            .all(self.read)
+            .await?
+            .into_iter()
+            .map(attempt_from_model)
+            .collect()
+    }
+
     /// Moves deliveries from one of `from` to `to` (due now, attempts kept): retry and redrive (`failed` or
     /// `cancelled` → `pending`), cancel (open → `cancelled`). `ids` or a trigger with a time range picks them.
     /// Returns how many moved.
@@ -492,59 +530,6 @@ impl<'a> DeliveriesRepo<'a> {
             }
         }
         Ok(update.exec(self.write).await?.rows_affected)
-    }
-
-    /// Open deliveries and overdue retries across triggers, for health: `(open, overdue, next due)`.
-    ///
-    /// # Errors
-    /// [`StorageError::Database`].
-    pub async fn retry_summary(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<(u64, u64, Option<DateTime<Utc>>), StorageError> {
-        let retrying = || {
-            deliveries::Entity::find()
-                .filter(deliveries::Column::Status.eq(DeliveryStatus::Retrying.as_str()))
-        };
-        let total: Option<i64> = retrying()
-            .select_only()
-            .column_as(deliveries::Column::Id.count(), "n")
-            .into_tuple()
-            .one(self.read)
-            .await?;
-        let overdue: Option<i64> = retrying()
-            .filter(deliveries::Column::NextAttemptAt.lt(now))
-            .select_only()
-            .column_as(deliveries::Column::Id.count(), "n")
-            .into_tuple()
-            .one(self.read)
-            .await?;
-        let next: Option<Option<DateTime<Utc>>> = retrying()
-            .select_only()
-            .column_as(deliveries::Column::NextAttemptAt.min(), "next")
-            .into_tuple()
-            .one(self.read)
-            .await?;
-        Ok((
-            total.unwrap_or(0).max(0) as u64,
-            overdue.unwrap_or(0).max(0) as u64,
-            next.flatten(),
-        ))
-    }
-
-    /// How many deliveries wait for an attempt, across triggers (the `triggers` queue of health).
-    ///
-    /// # Errors
-    /// [`StorageError::Database`].
-    pub async fn open_count(&self) -> Result<u64, StorageError> {
-        let n: Option<i64> = deliveries::Entity::find()
-            .filter(deliveries::Column::Status.is_in(open_statuses()))
-            .select_only()
-            .column_as(deliveries::Column::Id.count(), "n")
-            .into_tuple()
-            .one(self.read)
-            .await?;
-        Ok(n.unwrap_or(0).max(0) as u64)
     }
 }
 

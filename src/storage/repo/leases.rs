@@ -126,6 +126,22 @@ impl<'a> LeasesRepo<'a> {
         }
     }
 
+    /// Who holds `name` at `now`, if anyone.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn holder(
+        &self,
+        name: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Option<String>, StorageError> {
+        Ok(leases::Entity::find_by_id(name.to_owned())
+            .one(self.write)
+            .await?
+            .filter(|l| l.expires_at >= now)
+            .map(|l| l.holder))
+    }
+
     /// Extends `name` for `holder` by `ttl` from now.
     ///
     /// # Errors

@@ -8,7 +8,9 @@
 mod controls;
 pub mod dead_letters;
 pub mod deliveries;
+pub mod delivery_stats;
 pub mod encoded;
+pub mod evaluation_marks;
 pub mod event_queries;
 pub mod event_schemas;
 pub mod events;

@@ -12,9 +12,18 @@ impl TestEnv {
         self.stored_ids().await.len() as i64
     }
 
+    /// The event ids of every outcome row (one per trigger and event, `event_trigger_deliveries`).
+    pub async fn outcome_event_ids(&self) -> Vec<String> {
+        self.strings("SELECT event_id FROM event_trigger_deliveries")
+            .await
+    }
+
     /// The id of every stored event.
     pub async fn stored_ids(&self) -> Vec<String> {
-        let sql = "SELECT id FROM workflow_events";
+        self.strings("SELECT id FROM workflow_events").await
+    }
+
+    async fn strings(&self, sql: &'static str) -> Vec<String> {
         match self.db {
             Db::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&self.database_url)
