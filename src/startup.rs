@@ -179,6 +179,7 @@ impl Application {
                 pause: settings.triggers.pause,
             },
             &instance,
+            matches!(settings.events_mode, EventsMode::Redis),
         )
         .await
         .context("Failed to load the triggers.")?;

@@ -1,10 +1,12 @@
 //! The `herald` command line (SPEC §12).
 
 mod bench;
+mod client;
 mod events;
 mod outbox;
 mod publish;
 mod token;
+mod triggers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: events::EventsCommand,
     },
+    /// Manage the triggers of a running Herald: `list`, `create`, `pause`, `resume`.
+    Triggers {
+        #[command(subcommand)]
+        command: triggers::TriggersCommand,
+    },
     /// Relay a service's transactional outbox (`herald_client::outbox`) to Herald.
     Outbox {
         #[command(subcommand)]
@@ -65,6 +72,7 @@ pub fn run() -> ExitCode {
         Command::Publish(args) => publish::run(args),
         Command::Events { command } => events::run(command),
         Command::Outbox { command } => outbox::run(command),
+        Command::Triggers { command } => triggers::run(command),
         Command::Serve => with_settings(cli.config, |settings| {
             actix_rt::System::new().block_on(async move {
                 let app = Application::build(settings).await?;

@@ -24,6 +24,8 @@ pub struct CompiledTrigger {
     pub secret: Option<WebhookSecret>,
     /// `{id, name, version}`, for templates and webhook bodies.
     pub json: Value,
+    /// When it was created: it evaluates the events stored from then on.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl CompiledTrigger {
@@ -44,6 +46,7 @@ impl CompiledTrigger {
             name,
             definition: parsed.definition,
             secret: parsed.secret,
+            created_at: crate::domain::truncate_to_millis(record.created_at),
         })
     }
 }

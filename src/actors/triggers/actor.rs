@@ -10,23 +10,18 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::{DateTime, TimeDelta, Utc};
-use rand::Rng;
 
 use super::attempt::{Deliverer, Tried};
 use crate::actors::TriggerNotice;
-use crate::domain::StoredEvent;
 use crate::storage::{Storage, StorageError};
 use crate::trigger::{
-    AttemptOutcome, AttemptRecord, AttemptResult, CompiledTrigger, Delivery, DeliveryGate,
-    DeliveryStatus, Ended, Gate, PauseConfig, PauseMachine, StateChange, StateHead, TriggerState,
-    Wait, is_expired, next_status,
+    CompiledTrigger, Delivery, DeliveryGate, PauseConfig, PauseMachine, StateChange, StateHead,
+    TriggerState,
 };
-use crate::views::{delivery_failed_frame_data, trigger_state_frame_data};
+use crate::views::trigger_state_frame_data;
 
-/// Deliveries fetched per pump when the trigger has no concurrency cap.
-const DEFAULT_CONCURRENCY: u32 = 64;
 /// How long to wait before reading again after a storage failure.
-const STORAGE_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+pub(super) const STORAGE_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Work may be due: new deliveries were recorded, one was retried or redriven, or a timer fired.
 #[derive(Debug, Clone, Copy, Message)]
@@ -83,12 +78,12 @@ pub struct Control {
 /// One attempt ended (sent by the actor to itself).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-struct AttemptEnded {
-    delivery: Delivery,
+pub(super) struct AttemptEnded {
+    pub(super) delivery: Delivery,
     /// The half-open probe: a failure puts it back in line (`held`) instead of scheduling a retry.
-    probe: bool,
-    started_at: DateTime<Utc>,
-    tried: Tried,
+    pub(super) probe: bool,
+    pub(super) started_at: DateTime<Utc>,
+    pub(super) tried: Tried,
 }
 
 /// The wall clock the trigger actors read (their times are compared with stored times and event times, so a
@@ -115,19 +110,19 @@ impl WallClock {
 
 /// One trigger's delivery state.
 pub struct TriggerActor {
-    trigger: Arc<CompiledTrigger>,
-    head: StateHead,
-    machine: PauseMachine,
-    gate: DeliveryGate,
-    config: PauseConfig,
-    storage: Storage,
-    clock: WallClock,
-    deliverer: Arc<Deliverer>,
-    notices: Option<Recipient<TriggerNotice>>,
-    owner: bool,
-    pumping: bool,
-    again: bool,
-    timer: Option<SpawnHandle>,
+    pub(super) trigger: Arc<CompiledTrigger>,
+    pub(super) head: StateHead,
+    pub(super) machine: PauseMachine,
+    pub(super) gate: DeliveryGate,
+    pub(super) config: PauseConfig,
+    pub(super) storage: Storage,
+    pub(super) clock: WallClock,
+    pub(super) deliverer: Arc<Deliverer>,
+    pub(super) notices: Option<Recipient<TriggerNotice>>,
+    pub(super) owner: bool,
+    pub(super) pumping: bool,
+    pub(super) again: bool,
+    pub(super) timer: Option<SpawnHandle>,
 }
 
 /// What a trigger actor is built from.
@@ -175,12 +170,12 @@ impl TriggerActor {
         }
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(super) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
     /// Re-reads the state head and the failure window, then pumps.
-    fn load_state(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn load_state(&mut self, ctx: &mut Context<Self>) {
         let storage = self.storage.clone();
         let id = self.trigger.id.clone();
         let since = self.now() - self.config.window;
@@ -204,7 +199,7 @@ impl TriggerActor {
     }
 
     /// Appends an automatic transition; if another writer moved the state first, re-reads it instead.
-    fn persist(&mut self, change: StateChange, ctx: &mut Context<Self>) {
+    pub(super) fn persist(&mut self, change: StateChange, ctx: &mut Context<Self>) {
         let storage = self.storage.clone();
         let id = self.trigger.id.clone();
         let expected = self.head.version;
@@ -243,232 +238,6 @@ impl TriggerActor {
         }
     }
 
-    /// Reads due deliveries and starts what the pause machine, the throttle and the cap allow.
-    fn pump(&mut self, ctx: &mut Context<Self>) {
-        if !self.owner {
-            return;
-        }
-        if self.pumping {
-            self.again = true;
-            return;
-        }
-        let now = self.now();
-        if let Some(change) = self.machine.tick(now) {
-            self.persist(change, ctx);
-        }
-        if self.machine.state() == TriggerState::Paused {
-            self.hold_pending(now, ctx);
-            if let Some(until) = self.machine.paused_until() {
-                self.wake_at(until, ctx);
-            }
-            return;
-        }
-        let cap = self
-            .trigger
-            .definition
-            .max_concurrency
-            .unwrap_or(DEFAULT_CONCURRENCY);
-        let room = cap.saturating_sub(self.gate.in_flight());
-        if room == 0 {
-            return;
-        }
-        let limit = if self.machine.state() == TriggerState::HalfOpen {
-            1
-        } else {
-            room
-        };
-        self.pumping = true;
-        let storage = self.storage.clone();
-        let id = self.trigger.id.clone();
-        let read = async move { storage.deliveries().due(&id, now, u64::from(limit)).await };
-        ctx.spawn(read.into_actor(self).map(move |due, actor, ctx| {
-            actor.pumping = false;
-            match due {
-                Ok(due) => {
-                    let full = due.len() as u32 >= limit;
-                    actor.dispatch(due, ctx);
-                    if full || std::mem::take(&mut actor.again) {
-                        ctx.notify(Wake);
-                    } else {
-                        actor.schedule_next(ctx);
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(trigger_id = %actor.trigger.id, error = %e, "Reading due deliveries failed; retrying.");
-                    ctx.run_later(STORAGE_RETRY, |actor, ctx| actor.pump(ctx));
-                }
-            }
-        }));
-    }
-
-    fn hold_pending(&mut self, now: DateTime<Utc>, ctx: &mut Context<Self>) {
-        let storage = self.storage.clone();
-        let id = self.trigger.id.clone();
-        ctx.spawn(
-            async move { storage.deliveries().hold_pending(&id, now).await }
-                .into_actor(self)
-                .map(|held, actor, _| {
-                    if let Err(e) = held {
-                        tracing::warn!(trigger_id = %actor.trigger.id, error = %e, "Marking deliveries held failed; the next wake retries.");
-                    }
-                }),
-        );
-    }
-
-    fn dispatch(&mut self, due: Vec<(Delivery, StoredEvent)>, ctx: &mut Context<Self>) {
-        let now = self.now();
-        let mut expired = Vec::new();
-        let mut start = Vec::new();
-        let mut throttled: Option<(Vec<String>, Option<DateTime<Utc>>)> = None;
-        for (delivery, event) in due {
-            if let Some((ids, _)) = &mut throttled {
-                ids.push(delivery.id);
-                continue;
-            }
-            if is_expired(event.envelope.occurred_at, event.envelope.ttl_ms, now) {
-                expired.push(delivery.id);
-                continue;
-            }
-            let probe = match self.machine.gate() {
-                Gate::Hold => break,
-                Gate::Go => false,
-                Gate::Probe => true,
-            };
-            match self.gate.try_start(now) {
-                Ok(()) => start.push((delivery, event, probe)),
-                Err(Wait::Until(at)) => throttled = Some((vec![delivery.id], Some(at))),
-                Err(Wait::ForAFinish) => throttled = Some((vec![delivery.id], None)),
-            }
-        }
-        let storage = self.storage.clone();
-        if let Some((ids, at)) = throttled {
-            if let Some(at) = at {
-                self.wake_at(at, ctx);
-            }
-            let storage = storage.clone();
-            ctx.spawn(fut::wrap_future(async move {
-                if let Err(e) = storage.deliveries().park(&ids, DeliveryStatus::Throttled, at, now).await {
-                    tracing::warn!(error = %e, "Marking deliveries throttled failed; they stay due.");
-                }
-            }));
-        }
-        if !expired.is_empty() {
-            let storage = storage.clone();
-            ctx.spawn(fut::wrap_future(async move {
-                if let Err(e) = storage
-                    .deliveries()
-                    .park(&expired, DeliveryStatus::Expired, None, now)
-                    .await
-                {
-                    tracing::warn!(error = %e, "Marking deliveries expired failed; they stay due.");
-                }
-            }));
-        }
-        if start.is_empty() {
-            return;
-        }
-        let ids: Vec<String> = start.iter().map(|(d, _, _)| d.id.clone()).collect();
-        let claim = async move { storage.deliveries().claim(&ids, now).await };
-        ctx.wait(claim.into_actor(self).map(move |claimed, actor, ctx| {
-            let claimed = match claimed {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    tracing::warn!(trigger_id = %actor.trigger.id, error = %e, "Claiming deliveries failed; retrying.");
-                    for _ in &start {
-                        actor.gate.finish();
-                    }
-                    actor.machine = replay(actor.config, &actor.head, []);
-                    ctx.run_later(STORAGE_RETRY, |actor, ctx| actor.pump(ctx));
-                    return;
-                }
-            };
-            for (mut delivery, event, probe) in start {
-                if !claimed.contains(&delivery.id) {
-                    actor.gate.finish();
-                    continue;
-                }
-                delivery.attempts += 1;
-                delivery.status = DeliveryStatus::Delivering;
-                let deliverer = actor.deliverer.clone();
-                let trigger = actor.trigger.clone();
-                let started_at = actor.now();
-                let run = async move {
-                    let tried = deliverer.attempt(trigger, delivery.clone(), event, started_at).await;
-                    AttemptEnded { delivery, probe, started_at, tried }
-                };
-                ctx.spawn(run.into_actor(actor).map(|ended, _, ctx| ctx.notify(ended)));
-            }
-        }));
-    }
-
-    fn wake_at(&mut self, at: DateTime<Utc>, ctx: &mut Context<Self>) {
-        let delay = (at - self.now()).to_std().unwrap_or_default();
-        if let Some(timer) = self.timer.take() {
-            ctx.cancel_future(timer);
-        }
-        self.timer = Some(ctx.run_later(delay, |actor, ctx| {
-            actor.timer = None;
-            actor.pump(ctx);
-        }));
-    }
-
-    /// Sets the timer for the next delivery waiting on a time (a retry, a throttle window).
-    fn schedule_next(&mut self, ctx: &mut Context<Self>) {
-        let storage = self.storage.clone();
-        let id = self.trigger.id.clone();
-        ctx.spawn(
-            async move { storage.deliveries().next_due_at(&id).await }
-                .into_actor(self)
-                .map(|next, actor, ctx| {
-                    if let Ok(Some(at)) = next {
-                        actor.wake_at(at.max(actor.now()), ctx);
-                    }
-                }),
-        );
-    }
-
-    /// What an attempt makes of its delivery, and of the pause machine.
-    fn judge(
-        &mut self,
-        delivery: &Delivery,
-        probe: bool,
-        started_at: DateTime<Utc>,
-        tried: &Tried,
-    ) -> (AttemptResult, Option<StateChange>) {
-        let now = self.now();
-        let jitter = rand::rng().random_range(-1.0..=1.0);
-        let (status, next_attempt_at) = next_status(
-            &self.trigger.definition.retry,
-            Ended {
-                outcome: tried.outcome,
-                attempts: delivery.attempts.max(1) as u32,
-                probe,
-                retry_after: tried.retry_after,
-            },
-            now,
-            jitter,
-        );
-        let change = match tried.outcome {
-            AttemptOutcome::Delivered => self.machine.record_success(now),
-            _ => self.machine.record_failure(now, delivery.attempts <= 1),
-        };
-        let result = AttemptResult {
-            attempt: AttemptRecord {
-                delivery_id: delivery.id.clone(),
-                attempt: delivery.attempts,
-                started_at,
-                finished_at: now,
-                status_code: tried.status_code,
-                error: tried.error.clone(),
-                duration_ms: tried.duration.as_millis() as i64,
-                outcome: tried.outcome,
-            },
-            status,
-            next_attempt_at,
-        };
-        (result, change)
-    }
-
     fn command(
         &mut self,
         command: &Command,
@@ -485,7 +254,7 @@ impl TriggerActor {
 }
 
 /// A machine in the state `head` records, with `failures` in its window.
-fn replay(
+pub(super) fn replay(
     config: PauseConfig,
     head: &StateHead,
     failures: impl IntoIterator<Item = DateTime<Utc>>,
@@ -526,11 +295,24 @@ impl Handler<Reload> for TriggerActor {
 
     fn handle(&mut self, msg: Reload, ctx: &mut Self::Context) {
         if msg.trigger.version != self.trigger.version {
+            let throttle_changed =
+                msg.trigger.definition.throttle != self.trigger.definition.throttle;
             self.gate = DeliveryGate::new(
                 msg.trigger.definition.throttle,
                 msg.trigger.definition.max_concurrency,
             );
             self.trigger = msg.trigger;
+            if throttle_changed && self.owner {
+                // Throttled deliveries waited on the old window: the new one decides afresh.
+                let storage = self.storage.clone();
+                let id = self.trigger.id.clone();
+                let now = self.now();
+                ctx.wait(
+                    async move { storage.deliveries().release_throttled(&id, now).await }
+                        .into_actor(self)
+                        .map(|_, _, _| ()),
+                );
+            }
         }
         if msg.head.version != self.head.version {
             self.load_state(ctx);
@@ -639,41 +421,5 @@ impl Handler<AttemptEnded> for TriggerActor {
             self.persist(change, ctx);
         }
         self.record(result, msg.delivery, ctx);
-    }
-}
-
-impl TriggerActor {
-    /// Records an attempt and its delivery's new status; a failed write is retried (the attempt happened and
-    /// must be on record), the concurrency slot stays taken until it is.
-    fn record(&mut self, result: AttemptResult, mut delivery: Delivery, ctx: &mut Context<Self>) {
-        let storage = self.storage.clone();
-        let id = self.trigger.id.clone();
-        let write = async move {
-            let written = storage
-                .deliveries()
-                .finish(&id, std::slice::from_ref(&result))
-                .await;
-            (written, result)
-        };
-        ctx.spawn(write.into_actor(self).map(move |(written, result), actor, ctx| {
-            if let Err(e) = written {
-                tracing::warn!(trigger_id = %actor.trigger.id, delivery_id = %delivery.id, error = %e, "Recording an attempt failed; retrying.");
-                ctx.run_later(STORAGE_RETRY, move |actor, ctx| actor.record(result, delivery, ctx));
-                return;
-            }
-            actor.gate.finish();
-            if result.status == DeliveryStatus::Failed {
-                delivery.status = DeliveryStatus::Failed;
-                delivery.last_error = result.attempt.error.clone();
-                delivery.last_status_code = result.attempt.status_code;
-                if let Some(notices) = &actor.notices {
-                    notices.do_send(TriggerNotice {
-                        frame_type: "delivery.failed",
-                        data: delivery_failed_frame_data(&actor.trigger.name, &delivery),
-                    });
-                }
-            }
-            actor.pump(ctx);
-        }));
     }
 }

@@ -12,7 +12,7 @@
 //!   to `retrying` (at-least-once, §5.5). The owner also looks every poll for `pending` rows recorded by other
 //!   instances and wakes their actors.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::actor::{Control, Reload, SetOwner, StopTrigger, TriggerActor, TriggerDeps, Wake};
-use super::evaluator::{EvaluationJob, Settled, spawn_evaluator};
+use super::evaluator::{EvaluationJob, Settled, WakeList, spawn_evaluator};
 use crate::actors::{EventsReleased, EventsStored};
 use crate::domain::StoredEvent;
 use crate::redis::InstanceId;
@@ -40,10 +40,10 @@ pub const LEASE_TTL: Duration = Duration::from_secs(10);
 /// The delivery lease's name.
 pub const DELIVERY_LEASE: &str = "trigger-deliveries";
 
-struct Entry {
-    trigger: Arc<CompiledTrigger>,
-    versions: TriggerVersions,
-    addr: Addr<TriggerActor>,
+pub(super) struct Entry {
+    pub(super) trigger: Arc<CompiledTrigger>,
+    pub(super) versions: TriggerVersions,
+    pub(super) addr: Addr<TriggerActor>,
 }
 
 /// The trigger directory.
@@ -53,14 +53,22 @@ pub struct TriggerDirectory {
     deps: TriggerDeps,
     pub(super) instance: String,
     index: MatchIndex<Arc<str>>,
-    entries: HashMap<Arc<str>, Entry>,
+    pub(super) entries: HashMap<Arc<str>, Entry>,
     pub(super) evaluator: mpsc::UnboundedSender<EvaluationJob>,
     pub(super) ledger: EvaluationLedger,
     pub(super) recovering: bool,
     pub(super) marking: bool,
-    owner: bool,
-    polling: bool,
-    pending_seen_at: DateTime<Utc>,
+    pub(super) owner: bool,
+    pub(super) polling: bool,
+    pub(super) pending_seen_at: DateTime<Utc>,
+    /// Redis mode: other instances may change triggers, so evaluation waits for a catalog as fresh as its events.
+    pub(super) shared: bool,
+    /// The newest `trigger_changes` id this directory has applied.
+    pub(super) catalog_version: i64,
+    /// Every trigger change committed before this time is applied.
+    pub(super) fresh_as_of: DateTime<Utc>,
+    /// Released events waiting for a fresh enough catalog, in arrival order.
+    pub(super) waiting: std::collections::VecDeque<EventsReleased>,
     ids: ulid::Generator,
 }
 
@@ -100,7 +108,10 @@ impl TriggerDirectory {
         rules: DefinitionRules,
         deps: TriggerDeps,
         instance: &InstanceId,
+        shared: bool,
     ) -> anyhow::Result<Addr<TriggerDirectory>> {
+        let started = Utc::now();
+        let catalog_version = storage.triggers().catalog_version().await?;
         let records = storage.triggers().all().await?;
         let max_stored = storage.evaluation_marks().max_sequence().await?;
         let instance = instance.to_string();
@@ -121,6 +132,10 @@ impl TriggerDirectory {
                 owner,
                 polling: false,
                 pending_seen_at: Utc::now(),
+                shared,
+                catalog_version,
+                fresh_as_of: started,
+                waiting: std::collections::VecDeque::new(),
                 ids: ulid::Generator::new(),
             };
             for record in records {
@@ -136,7 +151,7 @@ impl TriggerDirectory {
     }
 
     /// Starts, replaces or keeps the actor of `record`.
-    fn install(
+    pub(super) fn install(
         &mut self,
         record: &crate::trigger::TriggerRecord,
         versions: TriggerVersions,
@@ -185,7 +200,7 @@ impl TriggerDirectory {
         }
     }
 
-    fn remove(&mut self, id: &str) {
+    pub(super) fn remove(&mut self, id: &str) {
         let key: Arc<str> = Arc::from(id);
         self.index.remove(&key);
         if let Some(entry) = self.entries.remove(&key) {
@@ -213,63 +228,6 @@ impl TriggerDirectory {
                     }
                 }),
         )
-    }
-
-    /// Compares every trigger's versions with what this directory holds.
-    fn poll(&mut self, ctx: &mut Context<Self>) {
-        if self.polling {
-            return;
-        }
-        self.polling = true;
-        let storage = self.storage.clone();
-        let since = self.pending_seen_at;
-        let owner = self.owner;
-        let read = async move {
-            let versions = storage.triggers().versions().await?;
-            let now = Utc::now();
-            let woken = if owner {
-                storage
-                    .deliveries()
-                    .triggers_with_pending_since(since)
-                    .await?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, StorageError>((versions, woken, now))
-        };
-        ctx.spawn(read.into_actor(self).map(|read, directory, ctx| {
-            directory.polling = false;
-            let (versions, woken, now) = match read {
-                Ok(read) => read,
-                Err(e) => {
-                    tracing::warn!(error = %e, "Polling triggers failed; the next poll tries again.");
-                    return;
-                }
-            };
-            // Rows recorded up to a second ago may still be committing elsewhere: look back a little.
-            directory.pending_seen_at = now - chrono::TimeDelta::seconds(1);
-            for id in woken {
-                if let Some(entry) = directory.entries.get(id.as_str()) {
-                    entry.addr.do_send(Wake);
-                }
-            }
-            let stored: HashSet<&str> = versions.iter().map(|(id, _)| id.as_str()).collect();
-            let gone: Vec<Arc<str>> = directory
-                .entries
-                .keys()
-                .filter(|id| !stored.contains(id.as_ref()))
-                .cloned()
-                .collect();
-            for id in gone {
-                directory.remove(&id);
-            }
-            for (id, v) in versions {
-                let known = directory.entries.get(id.as_str()).map(|e| e.versions);
-                if known != Some(v) {
-                    ctx.spawn(directory.refresh(id));
-                }
-            }
-        }));
     }
 
     fn renew_lease(&mut self, ctx: &mut Context<Self>) {
@@ -300,25 +258,11 @@ impl TriggerDirectory {
         }));
     }
 
-    /// Whether some active trigger selects the event's type and source.
-    fn selects(&self, event: &StoredEvent) -> bool {
-        let e = &event.envelope;
-        self.index
-            .lookup(e.event_type.as_str(), e.source.as_str())
-            .ids
-            .iter()
-            .any(|id| {
-                self.entries
-                    .get(id)
-                    .is_some_and(|entry| entry.trigger.definition.active)
-            })
-    }
-
     /// The outcome rows of `events` for every trigger that selects them, and the actors with new `pending` work.
     pub(super) fn outcomes<'e>(
         &mut self,
         events: impl Iterator<Item = &'e StoredEvent>,
-    ) -> (Vec<NewDelivery>, Vec<(Arc<str>, Addr<TriggerActor>)>) {
+    ) -> (Vec<NewDelivery>, WakeList) {
         let now = self.deps.clock.now();
         let mut rows = Vec::new();
         let mut wake = Vec::new();
@@ -336,7 +280,10 @@ impl TriggerDirectory {
                     continue;
                 };
                 let trigger = &entry.trigger;
-                if !trigger.definition.active {
+                // A trigger evaluates the events stored after it was created (SPEC §3), also when it reaches
+                // this instance's catalog after the event did, or when a crashed instance's events are evaluated
+                // again.
+                if !trigger.definition.active || trigger.created_at > event.received_at {
                     continue;
                 }
                 let verdict = evaluate(
@@ -377,7 +324,7 @@ impl TriggerDirectory {
         (rows, wake)
     }
 
-    fn evaluate(&mut self, msg: &EventsReleased) {
+    pub(super) fn evaluate_now(&mut self, msg: &EventsReleased) {
         let (rows, wake) = self.outcomes(msg.events.iter());
         let settle = msg.events.sequences();
         if rows.is_empty() {
@@ -443,8 +390,8 @@ impl Actor for TriggerDirectory {
 impl Handler<EventsReleased> for TriggerDirectory {
     type Result = ();
 
-    fn handle(&mut self, msg: EventsReleased, _ctx: &mut Self::Context) {
-        self.evaluate(&msg);
+    fn handle(&mut self, msg: EventsReleased, ctx: &mut Self::Context) {
+        self.evaluate(msg, ctx);
     }
 }
 
@@ -453,9 +400,10 @@ impl Handler<EventsStored> for TriggerDirectory {
     type Result = ();
 
     fn handle(&mut self, msg: EventsStored, _ctx: &mut Self::Context) {
+        // Every event enters the ledger, not only those the catalog selects now: a trigger created on another
+        // instance a moment ago may select it once the catalog is fresh.
         for event in msg.events.iter() {
-            let awaits = self.selects(event);
-            self.ledger.stored(event.ingress_sequence, awaits);
+            self.ledger.stored(event.ingress_sequence, true);
         }
     }
 }

@@ -18,13 +18,16 @@ use crate::trigger::NewDelivery;
 /// Rows per transaction at most, when jobs queue up.
 const MAX_ROWS_PER_WRITE: usize = 5_000;
 
+/// The actors of triggers with new `pending` work, by trigger id.
+pub type WakeList = Vec<(Arc<str>, Addr<TriggerActor>)>;
+
 /// Outcome rows to record, and the actors to wake once they are.
 #[derive(Debug)]
 pub struct EvaluationJob {
     /// The rows.
     pub rows: Vec<NewDelivery>,
     /// The actors of triggers with a new `pending` row.
-    pub wake: Vec<(Arc<str>, Addr<TriggerActor>)>,
+    pub wake: WakeList,
     /// The events whose evaluation this job completes (they leave the evaluation ledger once it commits).
     pub settle: Vec<i64>,
     /// Told once the job is committed.

@@ -8,9 +8,11 @@
 
 mod actor;
 mod attempt;
+mod catalog;
 mod directory;
 mod evaluator;
 mod recovery;
+mod work;
 
 pub use actor::{
     Command, Control, Reload, SetOwner, StopTrigger, TriggerActor, TriggerDeps, Wake, WallClock,

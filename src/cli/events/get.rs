@@ -2,15 +2,17 @@
 
 use std::io::Write;
 
-use super::client::Client;
 use super::render::render_event;
 use super::{Failure, GetArgs};
+use crate::cli::client::Client;
 
 /// Fetches the event and prints it.
 pub(super) async fn run(args: &GetArgs) -> Result<(), Failure> {
     let client = Client::new(&args.server)?;
     let url = client.url(&["admin", "events", &args.id])?;
-    let body = client.get(url, &[], Some(&args.id)).await?;
+    let body = client
+        .get(url, &[], Some(&format!("event {}", args.id)))
+        .await?;
     let data = &body["data"];
     if !data["event"].is_object() {
         return Err(Failure::Unexpected {

@@ -5,9 +5,9 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::client::Client;
 use super::render::{EVENT_COLUMNS, event_row, render_table};
 use super::{DEFAULT_URL, Failure, ListArgs};
+use crate::cli::client::Client;
 
 /// Fetches the pages and prints them.
 pub(super) async fn run(args: &ListArgs) -> Result<(), Failure> {

@@ -1,20 +1,18 @@
 //! `herald events list|get`: read stored events from a running Herald over its admin API (SPEC §6.1, §12), as
 //! tables for people or JSON for scripts.
 //!
-//! This file holds the flags and the dispatch; [`client`] talks to Herald, [`list`] and [`get`] run the two
+//! This file holds the flags and the dispatch; `cli/client.rs` talks to Herald, [`list`] and [`get`] run the two
 //! commands, [`render`] lays out what people read.
 
-mod client;
 mod get;
 mod list;
-mod render;
+pub(crate) mod render;
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-/// The `--url` default, also what a suggested follow-up command leaves out.
-const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+use crate::cli::client::{DEFAULT_URL, ServerArgs};
 
 /// `herald events …`.
 #[derive(Debug, Subcommand)]
@@ -23,17 +21,6 @@ pub enum EventsCommand {
     List(ListArgs),
     /// Show one stored event.
     Get(GetArgs),
-}
-
-/// Where Herald is and how to authenticate; shared by every `events` subcommand.
-#[derive(Debug, Args)]
-pub struct ServerArgs {
-    /// Herald's base URL.
-    #[arg(long, env = "HERALD_URL", default_value = DEFAULT_URL)]
-    url: String,
-    /// A token with the `events:read` scope.
-    #[arg(long, env = "HERALD_TOKEN", hide_env_values = true)]
-    token: Option<String>,
 }
 
 /// `herald events list …`: the filters of `GET /admin/events`, passed through unchanged so that the server stays
@@ -94,7 +81,7 @@ pub struct GetArgs {
 enum Failure {
     /// Herald could not be asked, or refused.
     #[error(transparent)]
-    Client(#[from] client::ClientError),
+    Client(#[from] crate::cli::client::ClientError),
     /// A 2xx answer without the expected shape: `--url` is likely not a Herald.
     #[error("unexpected answer from Herald: no {missing} (is --url a Herald?)")]
     Unexpected { missing: &'static str },

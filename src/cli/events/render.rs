@@ -10,9 +10,11 @@ const COLUMN_GAP: u16 = 2;
 /// A table column: its title and the width past which its values are cut with `…` (`None`: never cut; only
 /// sensible for the last column, which pads nothing after it).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Column {
-    title: &'static str,
-    max_width: Option<u16>,
+pub(crate) struct Column {
+    /// The header.
+    pub(crate) title: &'static str,
+    /// The widest a cell may be (cut with `…`); `None`: never cut.
+    pub(crate) max_width: Option<u16>,
 }
 
 /// The columns of `events list`. The id comes last and is never cut: it is what people copy into `events get`.
@@ -71,7 +73,7 @@ fn scalar(value: &Value) -> String {
 /// `max_width`, a longer value cut to one line ending in `…`), columns two spaces apart, no borders, no trailing
 /// spaces; one line per row, each ending in `\n`. The terminal's width plays no part, so output is the same in a
 /// pipe, a test and a terminal.
-pub(super) fn render_table(columns: &[Column], rows: &[Vec<String>]) -> String {
+pub(crate) fn render_table(columns: &[Column], rows: &[Vec<String>]) -> String {
     let mut table = Table::new();
     table
         .load_preset(NOTHING)

@@ -268,6 +268,28 @@ impl<'a> DeliveriesRepo<'a> {
         Ok(())
     }
 
+    /// Makes the trigger's `throttled` deliveries due now (its throttle changed).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn release_throttled(
+        &self,
+        trigger_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let released = deliveries::Entity::update_many()
+            .col_expr(
+                deliveries::Column::NextAttemptAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+            .filter(deliveries::Column::TriggerId.eq(trigger_id))
+            .filter(deliveries::Column::Status.eq(DeliveryStatus::Throttled.as_str()))
+            .exec(self.write)
+            .await?;
+        Ok(released.rows_affected)
+    }
+
     /// Turns the trigger's `pending` deliveries `held` (it is paused).
     ///
     /// # Errors

@@ -234,6 +234,20 @@ impl<'a> TriggersRepo<'a> {
             .collect()
     }
 
+    /// The newest `trigger_changes` id (0 when none): it moves with every create, update and delete.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn catalog_version(&self) -> Result<i64, StorageError> {
+        let max: Option<Option<i32>> = changes::Entity::find()
+            .select_only()
+            .column_as(changes::Column::Id.max(), "max")
+            .into_tuple()
+            .one(self.write)
+            .await?;
+        Ok(max.flatten().map_or(0, i64::from))
+    }
+
     /// Every trigger's versions: what the directory compares each poll.
     ///
     /// # Errors

@@ -2,10 +2,12 @@
 //! against a real receiver, auto-pause with hold and half-open resume, on-call pause and resume, restarts. Tests
 //! run on every deployment with tokens for a writer, an operator and a reader.
 
+mod cli;
 mod crash;
 mod crud;
 mod delivery;
 mod pause;
+mod scale_out;
 mod surfaces;
 
 use std::time::Duration;

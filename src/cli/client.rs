@@ -1,5 +1,5 @@
-//! The HTTP side of `herald events`: one client bound to Herald's URL and token, and the sentence a failed
-//! request becomes.
+//! The HTTP side of the admin commands (`herald events`, `herald triggers`): where Herald is and how to
+//! authenticate (`--url`, `--token`), one client bound to them, and the sentence a failed request becomes.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -7,7 +7,22 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use super::ServerArgs;
+use clap::Args;
+
+/// The `--url` default, also what a suggested follow-up command leaves out.
+pub(crate) const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
+/// Where Herald is and how to authenticate; shared by every admin subcommand.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Herald's base URL.
+    #[arg(long, env = "HERALD_URL", default_value = DEFAULT_URL)]
+    pub(crate) url: String,
+    /// A token with the scope the command needs (`events:read`, `triggers:read`, `triggers:write`,
+    /// `triggers:operate`).
+    #[arg(long, env = "HERALD_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+}
 
 /// How long to wait for a TCP connection before saying Herald is unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,7 +33,7 @@ type UrlParseError = <Url as std::str::FromStr>::Err;
 /// Why a request to Herald failed. Its `Display` is the sentence printed after `herald events: `; the cause
 /// stays attached as the source.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ClientError {
+pub(crate) enum ClientError {
     /// `--url` is not a URL.
     #[error("--url {url:?} is not a valid URL: {source}")]
     InvalidUrl {
@@ -70,7 +85,7 @@ pub(super) enum ClientError {
 }
 
 /// An HTTP client bound to one Herald and token.
-pub(super) struct Client<'a> {
+pub(crate) struct Client<'a> {
     server: &'a ServerArgs,
     base: Url,
     http: reqwest::Client,
@@ -81,7 +96,7 @@ impl<'a> Client<'a> {
     ///
     /// # Errors
     /// When `--url` is not an http(s) URL or no HTTP client can be built.
-    pub(super) fn new(server: &'a ServerArgs) -> Result<Client<'a>, ClientError> {
+    pub(crate) fn new(server: &'a ServerArgs) -> Result<Client<'a>, ClientError> {
         let base = Url::parse(&server.url).map_err(|source| ClientError::InvalidUrl {
             url: server.url.clone(),
             source,
@@ -102,7 +117,7 @@ impl<'a> Client<'a> {
     ///
     /// # Errors
     /// When `--url` takes no path.
-    pub(super) fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
+    pub(crate) fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| ClientError::NotHttp {
@@ -113,18 +128,38 @@ impl<'a> Client<'a> {
         Ok(url)
     }
 
-    /// `GET url?query` → the JSON body of a 2xx answer. `event_id` names the event a 404 is about.
+    /// `GET url?query` → the JSON body of a 2xx answer. `missing` names what a 404 is about (`event 01J…`).
     ///
     /// # Errors
-    /// Herald unreachable (suggesting `herald serve`), an auth failure (suggesting `--token`), no such event, or
+    /// Herald unreachable (suggesting `herald serve`), an auth failure (suggesting `--token`), no such thing, or
     /// the server's `code: message`.
-    pub(super) async fn get(
+    pub(crate) async fn get(
         &self,
         url: Url,
         query: &[(&str, String)],
-        event_id: Option<&str>,
+        missing: Option<&str>,
     ) -> Result<Value, ClientError> {
-        let mut request = self.http.get(url).query(query);
+        self.send(self.http.get(url).query(query), missing).await
+    }
+
+    /// `POST url` with a JSON `body` → the JSON body of a 2xx answer (`null` when empty).
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub(crate) async fn post(
+        &self,
+        url: Url,
+        body: &Value,
+        missing: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        self.send(self.http.post(url).json(body), missing).await
+    }
+
+    async fn send(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        missing: Option<&str>,
+    ) -> Result<Value, ClientError> {
         if let Some(token) = &self.server.token {
             request = request.bearer_auth(token);
         }
@@ -142,6 +177,9 @@ impl<'a> Client<'a> {
             .await
             .map_err(|source| ClientError::ReadAnswer { status, source })?;
         if status.is_success() {
+            if text.is_empty() {
+                return Ok(Value::Null);
+            }
             return serde_json::from_str(&text)
                 .map_err(|source| ClientError::NotJson { status, source });
         }
@@ -150,7 +188,7 @@ impl<'a> Client<'a> {
             status,
             body.as_ref(),
             &text,
-            event_id,
+            missing,
             self.server.token.is_some(),
         )))
     }
@@ -171,14 +209,14 @@ fn error_message(
     status: StatusCode,
     body: Option<&Value>,
     text: &str,
-    event_id: Option<&str>,
+    missing: Option<&str>,
     has_token: bool,
 ) -> String {
     let error = body.map(|b| &b["error"]);
     let code = error.and_then(|e| e["code"].as_str());
     let message = error.and_then(|e| e["message"].as_str());
-    if let (StatusCode::NOT_FOUND, Some(id), Some("not_found")) = (status, event_id, code) {
-        return format!("no event {id}");
+    if let (StatusCode::NOT_FOUND, Some(what), Some("not_found")) = (status, missing, code) {
+        return format!("no {what}");
     }
     let mut line = match (code, message) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
@@ -275,7 +313,7 @@ mod tests {
             StatusCode::NOT_FOUND,
             Some(&body("not_found", "no event x")),
             "",
-            Some("x"),
+            Some("event x"),
             false,
         );
         assert_eq!(missing, "no event x");

@@ -1,0 +1,124 @@
+//! The directory's trigger catalog kept current (SPEC §3, §13): the poll that applies changes made on any
+//! instance, and the freshness gate that makes evaluation wait until every trigger change committed before its
+//! events were stored is applied.
+//!
+//! A change is any `trigger_changes` row (create, update, delete); its highest id is the catalog version, one
+//! indexed read. In redis mode released events whose `receivedAt` is newer than the last check wait (in order)
+//! for one; when the version moved, the changed triggers are read and installed first. In inline mode only this
+//! instance changes triggers, and it reloads them before answering the request, so nothing waits.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::Utc;
+
+use super::actor::Wake;
+use super::directory::TriggerDirectory;
+use crate::actors::EventsReleased;
+use crate::storage::{StorageError, TriggerVersions};
+
+impl TriggerDirectory {
+    /// Evaluates `msg` now, or queues it behind a catalog check when it may be newer than the catalog.
+    pub(super) fn evaluate(&mut self, msg: EventsReleased, ctx: &mut Context<Self>) {
+        let newest = msg.events.iter().map(|e| e.received_at).max();
+        let fresh = !self.shared || newest.is_none_or(|at| at <= self.fresh_as_of);
+        if fresh && self.waiting.is_empty() {
+            self.evaluate_now(&msg);
+            return;
+        }
+        self.waiting.push_back(msg);
+        self.poll(ctx);
+    }
+
+    /// Evaluates the waiting events the catalog is now fresh enough for, in order.
+    fn flush_waiting(&mut self, ctx: &mut Context<Self>) {
+        while let Some(next) = self.waiting.front() {
+            let newest = next.events.iter().map(|e| e.received_at).max();
+            if newest.is_some_and(|at| at > self.fresh_as_of) {
+                // Stored after the check began: one more check.
+                self.poll(ctx);
+                return;
+            }
+            if let Some(msg) = self.waiting.pop_front() {
+                self.evaluate_now(&msg);
+            }
+        }
+    }
+
+    /// Reads the catalog version and, when it moved, every trigger's versions and the changed triggers; installs
+    /// them; wakes the actors of triggers with `pending` rows recorded elsewhere (when this instance delivers).
+    pub(super) fn poll(&mut self, ctx: &mut Context<Self>) {
+        if self.polling {
+            return;
+        }
+        self.polling = true;
+        let storage = self.storage.clone();
+        let since = self.pending_seen_at;
+        let owner = self.owner;
+        let known: HashMap<String, TriggerVersions> = self
+            .entries
+            .iter()
+            .map(|(id, e)| (id.to_string(), e.versions))
+            .collect();
+        let read = async move {
+            let started = Utc::now();
+            let version = storage.triggers().catalog_version().await?;
+            let versions = storage.triggers().versions().await?;
+            let mut changed = Vec::new();
+            for (id, v) in &versions {
+                if known.get(id) != Some(v) {
+                    changed.push(storage.triggers().find_fresh(id).await?);
+                }
+            }
+            let woken = if owner {
+                storage
+                    .deliveries()
+                    .triggers_with_pending_since(since)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, StorageError>((started, version, versions, changed, woken))
+        };
+        ctx.spawn(read.into_actor(self).map(|read, d, ctx| {
+            d.polling = false;
+            let (started, version, versions, changed, woken) = match read {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Polling triggers failed; trying again.");
+                    ctx.run_later(std::time::Duration::from_millis(100), |d, ctx| d.poll(ctx));
+                    return;
+                }
+            };
+            // Rows recorded up to a second ago may still be committing elsewhere: look back a little.
+            d.pending_seen_at = started - chrono::TimeDelta::seconds(1);
+            for id in woken {
+                if let Some(entry) = d.entries.get(id.as_str()) {
+                    entry.addr.do_send(Wake);
+                }
+            }
+            let stored: HashSet<&str> = versions.iter().map(|(id, _)| id.as_str()).collect();
+            let gone: Vec<Arc<str>> = d
+                .entries
+                .keys()
+                .filter(|id| !stored.contains(id.as_ref()))
+                .cloned()
+                .collect();
+            for id in gone {
+                d.remove(&id);
+            }
+            for record in changed.into_iter().flatten() {
+                let versions = TriggerVersions {
+                    version: record.version,
+                    state_version: record.head.version,
+                };
+                d.install(&record, versions, ctx);
+            }
+            d.catalog_version = version;
+            d.fresh_as_of = d.fresh_as_of.max(started);
+            d.flush_waiting(ctx);
+        }));
+    }
+}
