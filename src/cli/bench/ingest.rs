@@ -14,7 +14,7 @@ use actix::{Actor, Context, Handler};
 use clap::Args;
 use clap::builder::RangedU64ValueParser;
 use indicatif::ProgressBar;
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -60,7 +60,15 @@ pub struct IngestArgs {
     /// batches, or CloudEvents binary mode (one event per request, 32 in flight).
     #[arg(long, value_enum, default_value_t = HttpFormat::Envelope)]
     format: HttpFormat,
+    /// Create this many triggers before publishing: 10 (or all, when fewer) select every bench event and filter
+    /// it out (an outcome row each, no delivery), the rest select other types. Reports how long the outcomes
+    /// took after the last event was stored.
+    #[arg(long, default_value_t = 0)]
+    triggers: usize,
 }
+
+/// With `--triggers`, how many of them select the bench events.
+const MATCHING_TRIGGERS: usize = 10;
 
 /// `--schemas on|off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,7 +80,7 @@ pub enum SchemasSwitch {
 }
 
 /// The type every bench event has.
-const BENCH_EVENT_TYPE: &str = "bench.event.happened";
+pub(super) const BENCH_EVENT_TYPE: &str = "bench.event.happened";
 
 /// `--rate-limits on|off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,12 +107,7 @@ const MAX_PUBLISHES_IN_FLIGHT: usize = 64;
 /// When the scratch database or Redis cannot be used, or not every event is stored in time.
 pub(super) async fn run(args: &IngestArgs, settings: Settings) -> anyhow::Result<Value> {
     let scratch = Scratch::create(&settings).await?;
-    let mut bench_settings = settings.clone();
-    let id = ulid::Ulid::generate().to_string().to_lowercase();
-    bench_settings.database_url = SecretString::from(scratch.url.clone());
-    bench_settings.listen = "127.0.0.1:0".parse()?;
-    bench_settings.event_stream = format!("herald:bench:{id}:events");
-    bench_settings.consumer_group = format!("herald-bench-{id}");
+    let mut bench_settings = scratch.settings(&settings)?;
     bench_settings.event_source_rate_limits = match args.rate_limits {
         RateLimitsSwitch::On => {
             crate::config::rate_limits::RateLimits::parse(UNREACHED_RATE_LIMITS)?
@@ -136,7 +139,10 @@ pub(super) async fn run(args: &IngestArgs, settings: Settings) -> anyhow::Result
         "rateLimits": matches!(args.rate_limits, RateLimitsSwitch::On),
         "schemas": matches!(args.schemas, SchemasSwitch::On),
         "format": args.format,
+        "triggers": args.triggers,
         "eventsPerSecond": round(pipeline.events_per_second),
+        "outcomesAfterStoredMs": pipeline.outcomes_after.map(|d| round(d.as_secs_f64() * 1000.0)),
+        "evaluatedEventsPerSecond": pipeline.evaluated_per_second.map(round),
         "latencyMs": {
             "publishToStored": Value::Object(pipeline.latencies.percentiles()),
             "publishToWebSocket": pipeline.ws.as_ref().map(|ws| {
@@ -165,6 +171,10 @@ struct PipelineResult {
     ws: Option<WsReport>,
     /// With `--ws-clients`: RSS growth per connected client.
     ws_session_bytes: Option<u64>,
+    /// With `--triggers`: from the last event stored to the last outcome recorded.
+    outcomes_after: Option<Duration>,
+    /// With `--triggers`: events over the time from the first publish to the last outcome.
+    evaluated_per_second: Option<f64>,
 }
 
 /// Starts Herald on the scratch database, publishes `args.events` events the way a user would (XADD in redis
@@ -204,6 +214,20 @@ async fn measure_pipeline(
 
     if args.schemas == SchemasSwitch::On {
         register_schema(port, args.payload_bytes).await?;
+    }
+    let matching = MATCHING_TRIGGERS.min(args.triggers);
+    if args.triggers > 0 {
+        // `exists` on a path no bench payload has: every event is evaluated and filtered.
+        let filtered = json!({"target": {"kind": "webhook", "url": "http://127.0.0.1:9/"},
+                              "predicates": [{"path": "$.payload.absent", "operator": "exists"}]});
+        super::triggers::create_triggers(
+            port,
+            BENCH_EVENT_TYPE,
+            matching,
+            args.triggers - matching,
+            &filtered,
+        )
+        .await?;
     }
     let payload = payload_of(args.payload_bytes);
     let progress = ProgressBar::new(args.events as u64);
@@ -262,6 +286,19 @@ async fn measure_pipeline(
         .await
         .map_err(|_| anyhow::anyhow!("not every event was stored within 10 minutes"))??;
     let elapsed = started.elapsed();
+    let outcomes_after = if args.triggers > 0 {
+        let storage =
+            crate::storage::Storage::connect(settings.database_url.expose_secret()).await?;
+        let expected = (args.events * matching) as u64;
+        Some(
+            super::triggers::wait_for_outcomes(&storage, expected, Duration::from_secs(600))
+                .await?,
+        )
+    } else {
+        None
+    };
+    let evaluated_per_second =
+        outcomes_after.map(|after| args.events as f64 / (elapsed + after).as_secs_f64());
     let ws_session_bytes = ws_clients.as_ref().and_then(|c| c.session_bytes());
     let ws = match ws_clients {
         Some(clients) => {
@@ -282,11 +319,13 @@ async fn measure_pipeline(
         latencies,
         ws,
         ws_session_bytes,
+        outcomes_after,
+        evaluated_per_second,
     })
 }
 
 /// Records publish→stored latency for each newly stored event.
-struct StoredProbe {
+pub(super) struct StoredProbe {
     published: Arc<Mutex<HashMap<String, Instant>>>,
     latencies: Latencies,
     expected: usize,
@@ -359,7 +398,7 @@ pub(super) fn payload_of(bytes: usize) -> Value {
 }
 
 /// The `i`th event; with more than one source, event `i` is from source `i mod sources`.
-fn envelope(i: usize, payload: &Value, sources: usize) -> Value {
+pub(super) fn envelope(i: usize, payload: &Value, sources: usize) -> Value {
     let source = if sources > 1 {
         format!("bench.source-{}", i % sources)
     } else {

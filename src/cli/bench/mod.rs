@@ -5,11 +5,13 @@
 //! ([`Latencies`]).
 
 mod baseline;
+mod deliveries;
 mod ingest;
 mod latency;
 mod publisher;
 mod query;
 mod scratch;
+mod triggers;
 mod ws;
 
 use clap::Subcommand;
@@ -23,6 +25,8 @@ use scratch::Scratch;
 pub enum BenchCommand {
     /// Publish → stored → acked throughput and latency, with the bulk-insert baseline.
     Ingest(ingest::IngestArgs),
+    /// Webhook deliveries per second to a local receiver, stored → received latency, memory per trigger actor.
+    Deliveries(deliveries::DeliveriesArgs),
     /// `GET /admin/events` page latency over a table of N events, first and deep pages, with and without filters.
     Query(query::QueryArgs),
 }
@@ -35,6 +39,7 @@ pub async fn run(command: BenchCommand, settings: Settings) -> anyhow::Result<()
     let result = match command {
         BenchCommand::Ingest(args) => ingest::run(&args, settings).await?,
         BenchCommand::Query(args) => query::run(&args, settings).await?,
+        BenchCommand::Deliveries(args) => deliveries::run(&args, settings).await?,
     };
     println!("{result}");
     Ok(())

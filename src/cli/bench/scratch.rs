@@ -43,6 +43,20 @@ impl Scratch {
         })
     }
 
+    /// `settings` pointed at this database, on a free port, with a stream and consumer group of their own.
+    ///
+    /// # Errors
+    /// Never in practice (the listen address is a constant).
+    pub(super) fn settings(&self, settings: &Settings) -> anyhow::Result<Settings> {
+        let mut bench = settings.clone();
+        let id = ulid::Ulid::generate().to_string().to_lowercase();
+        bench.database_url = secrecy::SecretString::from(self.url.clone());
+        bench.listen = "127.0.0.1:0".parse()?;
+        bench.event_stream = format!("herald:bench:{id}:events");
+        bench.consumer_group = format!("herald-bench-{id}");
+        Ok(bench)
+    }
+
     /// Removes the database (or the SQLite file and its journals); a failure is logged, not returned.
     pub(super) async fn drop_it(self) {
         if let Some(file) = self.file {

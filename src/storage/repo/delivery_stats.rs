@@ -112,6 +112,20 @@ impl<'a> DeliveryStatsRepo<'a> {
         Ok(out)
     }
 
+    /// How many outcome rows there are in all (benchmarks).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn total(&self) -> Result<u64, StorageError> {
+        let n: Option<i64> = deliveries::Entity::find()
+            .select_only()
+            .column_as(deliveries::Column::Id.count(), "n")
+            .into_tuple()
+            .one(self.read)
+            .await?;
+        Ok(n.unwrap_or(0).max(0) as u64)
+    }
+
     /// The trigger queue.
     ///
     /// # Errors

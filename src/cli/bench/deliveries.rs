@@ -1,0 +1,225 @@
+//! `herald bench deliveries` (SPEC §14, triggers): webhook deliveries per second to a local receiver, latency from
+//! an event stored to its webhook received (with `--rate`, at a steady rate below capacity), and the memory
+//! trigger actors cost (with `--triggers`, that many more triggers on other types, one actor each).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Context, Handler};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use clap::Args;
+use clap::builder::RangedU64ValueParser;
+use indicatif::ProgressBar;
+use serde_json::{Value, json};
+
+use super::ingest::{BENCH_EVENT_TYPE, envelope, payload_of};
+use super::publisher::{HttpFormat, Publisher};
+use super::triggers::create_triggers;
+use super::{Latencies, Scratch, current_rss_bytes, peak_rss_bytes, round};
+use crate::actors::{EventsStored, SubscribeStored};
+use crate::auth::AccessPolicy;
+use crate::config::Settings;
+use crate::startup::Application;
+use crate::trigger::AddressPolicy;
+
+/// `herald bench deliveries` options.
+#[derive(Debug, Args)]
+pub struct DeliveriesArgs {
+    /// How many events to publish (each delivered once).
+    #[arg(long, default_value_t = 20_000, value_parser = RangedU64ValueParser::<usize>::from(1..))]
+    events: usize,
+    /// Publish at most this many events per second (latency at a steady rate); default: as fast as possible.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// The delivering trigger's `maxConcurrency`.
+    #[arg(long, default_value_t = 64)]
+    concurrency: u64,
+    /// Create this many more triggers, on types no bench event has, before publishing (one actor each).
+    #[arg(long, default_value_t = 0)]
+    triggers: usize,
+}
+
+/// Events per publish.
+const PUBLISH_BATCH: usize = 500;
+
+/// Runs the bench and returns its JSON line.
+///
+/// # Errors
+/// When the scratch database, Redis or the receiver cannot be used, or not every event is delivered in time.
+pub(super) async fn run(args: &DeliveriesArgs, settings: Settings) -> anyhow::Result<Value> {
+    let scratch = Scratch::create(&settings).await?;
+    let mut bench = scratch.settings(&settings)?;
+    bench.triggers.webhook_addresses =
+        AddressPolicy::parse("127.0.0.0/8").map_err(anyhow::Error::msg)?;
+    let outcome = measure(args, &bench).await;
+    scratch.drop_it().await;
+    let m = outcome?;
+    Ok(json!({
+        "bench": "deliveries",
+        "mode": settings.events_mode.as_str(),
+        "database": if settings.is_sqlite() { "sqlite" } else { "postgres" },
+        "events": args.events,
+        "rate": args.rate,
+        "concurrency": args.concurrency,
+        "triggers": args.triggers + 1,
+        "deliveriesPerSecond": round(m.delivered_per_second),
+        "latencyMs": { "storedToReceived": Value::Object(m.latencies.percentiles()) },
+        "rssBytes": {
+            "beforeTriggers": m.rss_before,
+            "withTriggers": m.rss_with,
+            "perTrigger": match (m.rss_before, m.rss_with) {
+                (Some(b), Some(w)) => Some(w.saturating_sub(b) / (args.triggers as u64 + 1)),
+                _ => None,
+            },
+        },
+        "peakRssBytes": peak_rss_bytes(),
+    }))
+}
+
+struct Measured {
+    delivered_per_second: f64,
+    latencies: Latencies,
+    rss_before: Option<u64>,
+    rss_with: Option<u64>,
+}
+
+/// Event id → when it was stored, and when its webhook arrived.
+#[derive(Default)]
+struct Times {
+    stored: HashMap<String, Instant>,
+    received: HashMap<String, Instant>,
+}
+
+struct StoredTimes(Arc<Mutex<Times>>);
+
+impl Actor for StoredTimes {
+    type Context = Context<Self>;
+}
+
+impl Handler<EventsStored> for StoredTimes {
+    type Result = ();
+
+    fn handle(&mut self, msg: EventsStored, _ctx: &mut Self::Context) {
+        let now = Instant::now();
+        // unwrap: the mutex is never held across a panic.
+        let mut times = self.0.lock().unwrap();
+        for e in msg.events.iter() {
+            times.stored.insert(e.envelope.id.as_str().to_owned(), now);
+        }
+    }
+}
+
+async fn receive(body: web::Bytes, times: web::Data<Arc<Mutex<Times>>>) -> HttpResponse {
+    let now = Instant::now();
+    if let Ok(payload) = serde_json::from_slice::<Value>(&body)
+        && let Some(id) = payload["event"]["id"].as_str()
+    {
+        // unwrap: the mutex is never held across a panic.
+        times
+            .lock()
+            .unwrap()
+            .received
+            .entry(id.to_owned())
+            .or_insert(now);
+    }
+    HttpResponse::Ok().finish()
+}
+
+async fn measure(args: &DeliveriesArgs, settings: &Settings) -> anyhow::Result<Measured> {
+    let times = Arc::new(Mutex::new(Times::default()));
+    let data = web::Data::new(times.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let receiver_port = listener.local_addr()?.port();
+    let receiver = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(receive))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let receiver_handle = receiver.handle();
+    actix_rt::spawn(receiver);
+
+    let app = Application::build_with_access(settings.clone(), AccessPolicy::Anonymous).await?;
+    let port = app.port();
+    let router = app.router();
+    let shutdown = app.shutdown_handle();
+    let server = actix_rt::spawn(app.run_until_stopped());
+    let probe = StoredTimes(times.clone()).start();
+    router
+        .send(SubscribeStored {
+            recipient: probe.recipient(),
+        })
+        .await?;
+
+    let rss_before = current_rss_bytes();
+    let hook = json!({"target": {"kind": "webhook", "url": format!("http://127.0.0.1:{receiver_port}/hook")},
+                      "maxConcurrency": args.concurrency});
+    create_triggers(port, BENCH_EVENT_TYPE, 1, args.triggers, &hook).await?;
+    // Let the actors settle (each reads its state once when it starts).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_with = current_rss_bytes();
+
+    let payload = payload_of(200);
+    let publisher = Publisher::new(settings, port, HttpFormat::Envelope).await?;
+    let progress = ProgressBar::new(args.events as u64);
+    let batch_size = match args.rate {
+        Some(rate) => ((rate / 100) as usize).clamp(1, PUBLISH_BATCH),
+        None => PUBLISH_BATCH,
+    };
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < args.events {
+        let count = batch_size.min(args.events - sent);
+        if let Some(rate) = args.rate {
+            tokio::time::sleep_until(
+                (started + Duration::from_secs_f64(sent as f64 / rate as f64)).into(),
+            )
+            .await;
+        }
+        let batch = (sent..sent + count)
+            .map(|i| envelope(i, &payload, 1))
+            .collect();
+        publisher.publish(&settings.event_stream, batch).await?;
+        sent += count;
+        progress.set_position(sent as u64);
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let finished = loop {
+        // unwrap: the mutex is never held across a panic.
+        let received = times.lock().unwrap().received.len();
+        progress.set_message(format!("{received} delivered"));
+        if received >= args.events {
+            break Instant::now();
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {received} of {} events were delivered within 10 minutes",
+            args.events
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    progress.finish_and_clear();
+    let mut latencies = Latencies::new();
+    {
+        let times = times.lock().unwrap();
+        for (id, received) in &times.received {
+            if let Some(stored) = times.stored.get(id) {
+                latencies
+                    .record_ms(received.saturating_duration_since(*stored).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    shutdown.shutdown();
+    let _ = server.await;
+    receiver_handle.stop(false).await;
+    Ok(Measured {
+        delivered_per_second: args.events as f64 / finished.duration_since(started).as_secs_f64(),
+        latencies,
+        rss_before,
+        rss_with,
+    })
+}
