@@ -11,6 +11,7 @@ use herald::auth::{AccessPolicy, Scope, TokenRegistry};
 use reqwest::Method;
 use serde_json::Value;
 
+pub use crate::helpers::call;
 use crate::helpers::{Db, Mode, TestApp, TestEnv, eventually};
 
 /// `alice`'s token (`events:read`).
@@ -31,33 +32,6 @@ pub async fn spawn(db: Db, mode: Mode) -> TestApp {
         .await
         .spawn_with(AccessPolicy::Tokens(registry), None)
         .await
-}
-
-/// Calls `method path` with `token` and an optional JSON body; the status and the JSON answer (`null` when
-/// there is none).
-pub async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method, format!("{}{path}", app.address))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    let json = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-    };
-    (status, json)
 }
 
 /// `POST /admin/saved-views` as `token`; insists on 201 and answers the view.

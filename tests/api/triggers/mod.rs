@@ -19,6 +19,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+pub use crate::helpers::call;
 use crate::helpers::{Db, Mode, Received, TestApp, TestEnv, eventually_some};
 
 /// `triggers:write` + `triggers:read` + `events:publish`.
@@ -56,32 +57,6 @@ pub async fn spawn_on(env: &TestEnv) -> TestApp {
         (READER, "reader", &[Scope::TriggersRead]),
     ]);
     env.spawn_with(AccessPolicy::Tokens(registry), None).await
-}
-
-/// Calls `method path` with `token` and an optional JSON body: the status and the JSON answer (`null` if none).
-pub async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method, format!("{}{path}", app.address))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    let json = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-    };
-    (status, json)
 }
 
 /// A webhook trigger on `eventType` to `url` with fast retries; `extra` fields are merged in. Returns the trigger
