@@ -42,6 +42,7 @@ pub struct Application {
     router_arbiter: actix_rt::Arbiter,
     ws_hub: Addr<WsHub>,
     sources: Addr<SourceDirectory>,
+    triggers: Addr<TriggerDirectory>,
     shutdown: watch::Sender<bool>,
     consumers: JoinHandle<()>,
     /// Polls `event_schemas` so a schema registered on another instance holds here within 1 s; ends at shutdown.
@@ -223,7 +224,7 @@ impl Application {
             ws_hub: WsHubLink::to(&ws_hub),
             sources: SourcesLink::to(&sources, rate_limits),
             triggers: crate::http::TriggersLink {
-                directory: triggers,
+                directory: triggers.clone(),
                 rules: settings.triggers.definition_rules.clone(),
                 pause: settings.triggers.pause,
             },
@@ -253,6 +254,7 @@ impl Application {
             router_arbiter,
             ws_hub,
             sources,
+            triggers,
             shutdown,
             consumers,
             schema_refresher,
@@ -301,6 +303,7 @@ impl Application {
             router_arbiter,
             ws_hub,
             sources,
+            triggers,
             shutdown,
             consumers,
             schema_refresher,
@@ -328,6 +331,7 @@ impl Application {
                 let _ = consumers.await;
                 // Every stored batch has reached the source limiters; make their deferrals durable.
                 let _ = sources.send(DrainSources).await;
+                let _ = triggers.send(crate::actors::DrainTriggers).await;
                 let _ = ws_hub.send(StopRelay).await;
             })
             .await;

@@ -66,6 +66,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The delivery owner's look for `pending` rows other instances recorded since its last poll.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_event_trigger_deliveries_status_created")
+                    .table(TABLE)
+                    .col("status")
+                    .col("created_at")
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()

@@ -27,7 +27,7 @@ pub use sources::{
     SourceDirectory, SourceError, SourceRateLimiter, SourcesLink,
 };
 pub use triggers::{
-    Command, Control, ControlTrigger, DELIVERY_LEASE, Deliverer, Reload, SetOwner, StopTrigger,
-    Tried, TriggerActor, TriggerChanged, TriggerDeps, TriggerDirectory, Wake, WakeTrigger,
-    WallClock, WorkflowSink, webhook_body,
+    Command, Control, ControlTrigger, DELIVERY_LEASE, Deliverer, DrainTriggers, Reload, SetOwner,
+    StopTrigger, Tried, TriggerActor, TriggerChanged, TriggerDeps, TriggerDirectory, Wake,
+    WakeTrigger, WallClock, WorkflowSink, webhook_body,
 };

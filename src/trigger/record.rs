@@ -122,6 +122,31 @@ pub struct NewDelivery {
     pub idempotency_key: Option<String>,
 }
 
+impl NewDelivery {
+    /// The delivery as [`DeliveriesRepo::record`](crate::storage::DeliveriesRepo::record) stores it at `now`, when it
+    /// is `pending` (no attempt yet).
+    pub fn pending(&self, now: DateTime<Utc>) -> Delivery {
+        Delivery {
+            id: self.id.clone(),
+            trigger_id: self.trigger_id.clone(),
+            trigger_version: self.trigger_version,
+            event_id: self.event_id.clone(),
+            event_sequence: self.event_sequence,
+            replay_id: self.replay_id.clone(),
+            status: self.status,
+            filtered_predicate: self.filtered_predicate,
+            idempotency_key: self.idempotency_key.clone(),
+            attempts: 0,
+            next_attempt_at: None,
+            last_status_code: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            delivered_at: None,
+        }
+    }
+}
+
 /// A stored delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {

@@ -15,8 +15,8 @@ use super::attempt::{Deliverer, Tried};
 use crate::actors::TriggerNotice;
 use crate::storage::{Storage, StorageError};
 use crate::trigger::{
-    CompiledTrigger, Delivery, DeliveryGate, PauseConfig, PauseMachine, StateChange, StateHead,
-    TriggerState,
+    AttemptResult, CompiledTrigger, Delivery, DeliveryGate, PauseConfig, PauseMachine, StateChange,
+    StateHead, TriggerState,
 };
 use crate::views::trigger_state_frame_data;
 
@@ -27,6 +27,15 @@ pub(super) const STORAGE_RETRY: std::time::Duration = std::time::Duration::from_
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct Wake;
+
+/// New `pending` deliveries were committed (by the evaluation writer), with their events: the owner starts
+/// them without reading them back, when nothing older waits; otherwise they are a [`Wake`].
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct FreshDeliveries {
+    /// The deliveries, in event order, with their events.
+    pub deliveries: Vec<(Delivery, crate::domain::StoredEvent)>,
+}
 
 /// The trigger's definition or state changed (seen by the directory's poll, or after a local write).
 #[derive(Debug, Clone, Message)]
@@ -123,6 +132,14 @@ pub struct TriggerActor {
     pub(super) pumping: bool,
     pub(super) again: bool,
     pub(super) timer: Option<SpawnHandle>,
+    /// Attempts that ended and are not yet on record, with their deliveries.
+    pub(super) finished: Vec<(AttemptResult, Delivery)>,
+    /// A write of `finished` is in progress.
+    pub(super) recording: bool,
+    /// The last read of due deliveries found fewer than it asked for: nothing older than new work waits.
+    pub(super) caught_up: bool,
+    /// Built with its state: the first start need not read it.
+    pub(super) preloaded: bool,
 }
 
 /// What a trigger actor is built from.
@@ -141,14 +158,18 @@ pub struct TriggerDeps {
 }
 
 impl TriggerActor {
-    /// An actor for `trigger` in state `head`; it reads its failure window when it starts.
+    /// An actor for `trigger` in state `head`. With `failures` (the first failures of its window, read by the
+    /// directory for every trigger at once), its first start reads nothing; without, it reads its state and
+    /// failure window when it starts (as every restart does).
     pub fn new(
         trigger: Arc<CompiledTrigger>,
         head: StateHead,
         deps: TriggerDeps,
         owner: bool,
+        failures: Option<Vec<DateTime<Utc>>>,
     ) -> Self {
-        let machine = replay(deps.pause, &head, []);
+        let preloaded = failures.is_some();
+        let machine = replay(deps.pause, &head, failures.unwrap_or_default());
         let gate = DeliveryGate::new(
             trigger.definition.throttle,
             trigger.definition.max_concurrency,
@@ -167,6 +188,10 @@ impl TriggerActor {
             pumping: false,
             again: false,
             timer: None,
+            finished: Vec::new(),
+            recording: false,
+            caught_up: false,
+            preloaded,
         }
     }
 
@@ -274,7 +299,11 @@ impl Actor for TriggerActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.load_state(ctx);
+        if std::mem::take(&mut self.preloaded) {
+            self.pump(ctx);
+        } else {
+            self.load_state(ctx);
+        }
     }
 }
 
@@ -287,6 +316,31 @@ impl Handler<Wake> for TriggerActor {
 
     fn handle(&mut self, _msg: Wake, ctx: &mut Self::Context) {
         self.pump(ctx);
+    }
+}
+
+impl Handler<FreshDeliveries> for TriggerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FreshDeliveries, ctx: &mut Self::Context) {
+        let cap = self
+            .trigger
+            .definition
+            .max_concurrency
+            .unwrap_or(super::work::DEFAULT_CONCURRENCY);
+        let room = cap.saturating_sub(self.gate.in_flight()) as usize;
+        // The fast path only when this instance delivers, the trigger runs, nothing is being read, no older
+        // delivery is known to wait (the last read found everything), and all of them fit.
+        if self.owner
+            && self.machine.state() == TriggerState::Running
+            && !self.pumping
+            && self.caught_up
+            && msg.deliveries.len() <= room
+        {
+            self.dispatch(msg.deliveries, ctx);
+        } else {
+            self.pump(ctx);
+        }
     }
 }
 
@@ -420,6 +474,7 @@ impl Handler<AttemptEnded> for TriggerActor {
         if let Some(change) = change {
             self.persist(change, ctx);
         }
-        self.record(result, msg.delivery, ctx);
+        self.finished.push((result, msg.delivery));
+        self.record(ctx);
     }
 }

@@ -29,7 +29,39 @@ impl TriggerDirectory {
             return;
         }
         self.waiting.push_back(msg);
-        self.poll(ctx);
+        self.check_fresh(ctx);
+    }
+
+    /// Reads the catalog version (one indexed read): unchanged, the catalog is fresh as of the read's start;
+    /// changed, a full poll brings the changes in first.
+    fn check_fresh(&mut self, ctx: &mut Context<Self>) {
+        if self.checking || self.polling {
+            return;
+        }
+        self.checking = true;
+        let storage = self.storage.clone();
+        let read = async move {
+            let started = Utc::now();
+            storage
+                .triggers()
+                .catalog_version()
+                .await
+                .map(|v| (started, v))
+        };
+        ctx.spawn(read.into_actor(self).map(|read, d, ctx| {
+            d.checking = false;
+            match read {
+                Ok((started, version)) if version == d.catalog_version => {
+                    d.fresh_as_of = d.fresh_as_of.max(started);
+                    d.flush_waiting(ctx);
+                }
+                Ok(_) => d.poll(ctx),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Reading the trigger catalog version failed; trying again.");
+                    ctx.run_later(std::time::Duration::from_millis(100), |d, ctx| d.check_fresh(ctx));
+                }
+            }
+        }));
     }
 
     /// Evaluates the waiting events the catalog is now fresh enough for, in order.
@@ -38,7 +70,7 @@ impl TriggerDirectory {
             let newest = next.events.iter().map(|e| e.received_at).max();
             if newest.is_some_and(|at| at > self.fresh_as_of) {
                 // Stored after the check began: one more check.
-                self.poll(ctx);
+                self.check_fresh(ctx);
                 return;
             }
             if let Some(msg) = self.waiting.pop_front() {
@@ -114,7 +146,7 @@ impl TriggerDirectory {
                     version: record.version,
                     state_version: record.head.version,
                 };
-                d.install(&record, versions, ctx);
+                d.install(&record, versions, None, ctx);
             }
             d.catalog_version = version;
             d.fresh_as_of = d.fresh_as_of.max(started);

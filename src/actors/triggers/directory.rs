@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::actor::{Control, Reload, SetOwner, StopTrigger, TriggerActor, TriggerDeps, Wake};
-use super::evaluator::{EvaluationJob, Settled, WakeList, spawn_evaluator};
+use super::evaluator::{EvaluationJob, Fresh, Settled, WakeList, spawn_evaluator};
 use crate::actors::{EventsReleased, EventsStored};
 use crate::domain::StoredEvent;
 use crate::redis::InstanceId;
@@ -60,6 +60,8 @@ pub struct TriggerDirectory {
     pub(super) marking: bool,
     pub(super) owner: bool,
     pub(super) polling: bool,
+    /// A catalog version read is in progress.
+    pub(super) checking: bool,
     pub(super) pending_seen_at: DateTime<Utc>,
     /// Redis mode: other instances may change triggers, so evaluation waits for a catalog as fresh as its events.
     pub(super) shared: bool,
@@ -90,6 +92,12 @@ pub struct ControlTrigger {
     pub control: Control,
 }
 
+/// Shutdown: answered once the outcomes queued so far are committed; then the trigger actors and the directory
+/// stop (attempts in flight stay `delivering`; the next lease holder tries them again).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct DrainTriggers;
+
 /// Deliveries of a trigger were retried, redriven or cancelled: wake its actor.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
@@ -113,6 +121,10 @@ impl TriggerDirectory {
         let started = Utc::now();
         let catalog_version = storage.triggers().catalog_version().await?;
         let records = storage.triggers().all().await?;
+        let mut failures = storage
+            .triggers()
+            .all_first_failures_since(started - deps.pause.window)
+            .await?;
         let max_stored = storage.evaluation_marks().max_sequence().await?;
         let instance = instance.to_string();
         let owner = take_lease(&storage, &instance).await;
@@ -131,6 +143,7 @@ impl TriggerDirectory {
                 marking: false,
                 owner,
                 polling: false,
+                checking: false,
                 pending_seen_at: Utc::now(),
                 shared,
                 catalog_version,
@@ -143,7 +156,8 @@ impl TriggerDirectory {
                     version: record.version,
                     state_version: record.head.version,
                 };
-                directory.install(&record, versions, ctx);
+                let failures = failures.remove(&record.id).unwrap_or_default();
+                directory.install(&record, versions, Some(failures), ctx);
             }
             directory
         });
@@ -155,6 +169,7 @@ impl TriggerDirectory {
         &mut self,
         record: &crate::trigger::TriggerRecord,
         versions: TriggerVersions,
+        failures: Option<Vec<DateTime<Utc>>>,
         _ctx: &mut Context<Self>,
     ) {
         let compiled = match CompiledTrigger::compile(record, &self.rules) {
@@ -186,8 +201,9 @@ impl TriggerDirectory {
                 let head = record.head.clone();
                 let deps = self.deps.clone();
                 let owner = self.owner;
-                let addr =
-                    Supervisor::start(move |_| TriggerActor::new(trigger, head, deps, owner));
+                let addr = Supervisor::start(move |_| {
+                    TriggerActor::new(trigger, head, deps, owner, failures)
+                });
                 self.entries.insert(
                     id,
                     Entry {
@@ -220,7 +236,7 @@ impl TriggerDirectory {
                             version: record.version,
                             state_version: record.head.version,
                         };
-                        directory.install(&record, versions, ctx);
+                        directory.install(&record, versions, None, ctx);
                     }
                     Ok((id, None)) => directory.remove(&id),
                     Err(e) => {
@@ -299,7 +315,6 @@ impl TriggerDirectory {
                     }
                     Verdict::Expired => (DeliveryStatus::Expired, None, None),
                     Verdict::Deliver { idempotency_key } => {
-                        wake.push((id.clone(), entry.addr.clone()));
                         (DeliveryStatus::Pending, None, idempotency_key)
                     }
                 };
@@ -308,7 +323,7 @@ impl TriggerDirectory {
                     .generate()
                     .unwrap_or_else(|_| ulid::Ulid::generate())
                     .to_string();
-                rows.push(NewDelivery {
+                let row = NewDelivery {
                     id: delivery_id,
                     trigger_id: trigger.id.clone(),
                     trigger_version: trigger.version,
@@ -318,7 +333,16 @@ impl TriggerDirectory {
                     status,
                     filtered_predicate,
                     idempotency_key,
-                });
+                };
+                if status == DeliveryStatus::Pending {
+                    wake.push(Fresh {
+                        trigger: id.clone(),
+                        addr: entry.addr.clone(),
+                        delivery: row.pending(now),
+                        event: event.clone(),
+                    });
+                }
+                rows.push(row);
             }
         }
         (rows, wake)
@@ -438,6 +462,34 @@ impl Handler<ControlTrigger> for TriggerDirectory {
                 )))),
             }
         })
+    }
+}
+
+impl Handler<DrainTriggers> for TriggerDirectory {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _msg: DrainTriggers, _ctx: &mut Self::Context) -> Self::Result {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let queued = self.evaluator.send(EvaluationJob {
+            rows: Vec::new(),
+            wake: Vec::new(),
+            settle: Vec::new(),
+            done: Some(done),
+        });
+        Box::pin(
+            async move {
+                if queued.is_ok() {
+                    let _ = committed.await;
+                }
+            }
+            .into_actor(self)
+            .map(|_, d, ctx| {
+                for entry in d.entries.values() {
+                    entry.addr.do_send(StopTrigger);
+                }
+                ctx.stop();
+            }),
+        )
     }
 }
 

@@ -10,16 +10,35 @@ use actix::{Addr, Message, Recipient};
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 
-use super::actor::{TriggerActor, Wake};
+use super::actor::{FreshDeliveries, TriggerActor};
+use crate::domain::StoredEvent;
 use crate::redis::retry::Backoff;
 use crate::storage::Storage;
+use crate::trigger::Delivery;
 use crate::trigger::NewDelivery;
 
 /// Rows per transaction at most, when jobs queue up.
 const MAX_ROWS_PER_WRITE: usize = 5_000;
 
-/// The actors of triggers with new `pending` work, by trigger id.
-pub type WakeList = Vec<(Arc<str>, Addr<TriggerActor>)>;
+/// A new `pending` delivery and its event, handed to its trigger's actor once committed (so the actor need not
+/// read back what was just written).
+#[derive(Debug)]
+pub struct Fresh {
+    /// The trigger.
+    pub trigger: Arc<str>,
+    /// Its actor.
+    pub addr: Addr<TriggerActor>,
+    /// The delivery as recorded.
+    pub delivery: Delivery,
+    /// Its event.
+    pub event: StoredEvent,
+}
+
+/// One actor's share of a job's new deliveries.
+type Handover = (Addr<TriggerActor>, Vec<(Delivery, StoredEvent)>);
+
+/// The new `pending` deliveries of a job.
+pub type WakeList = Vec<Fresh>;
 
 /// Outcome rows to record, and the actors to wake once they are.
 #[derive(Debug)]
@@ -79,9 +98,16 @@ pub fn spawn_evaluator(
                     }
                 }
             }
-            let woken: HashMap<Arc<str>, Addr<TriggerActor>> = wake.into_iter().collect();
-            for addr in woken.into_values() {
-                addr.do_send(Wake);
+            let mut woken: HashMap<Arc<str>, Handover> = HashMap::new();
+            for fresh in wake {
+                woken
+                    .entry(fresh.trigger)
+                    .or_insert_with(|| (fresh.addr, Vec::new()))
+                    .1
+                    .push((fresh.delivery, fresh.event));
+            }
+            for (addr, deliveries) in woken.into_values() {
+                addr.do_send(FreshDeliveries { deliveries });
             }
             if !settle.is_empty() {
                 settled.do_send(Settled { sequences: settle });

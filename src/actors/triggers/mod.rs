@@ -19,5 +19,5 @@ pub use actor::{
 };
 pub use attempt::{Deliverer, Tried, WorkflowSink, webhook_body};
 pub use directory::{
-    ControlTrigger, DELIVERY_LEASE, TriggerChanged, TriggerDirectory, WakeTrigger,
+    ControlTrigger, DELIVERY_LEASE, DrainTriggers, TriggerChanged, TriggerDirectory, WakeTrigger,
 };

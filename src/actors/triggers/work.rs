@@ -17,7 +17,7 @@ use crate::trigger::{
 use crate::views::delivery_failed_frame_data;
 
 /// Deliveries fetched per pump when the trigger has no concurrency cap.
-const DEFAULT_CONCURRENCY: u32 = 64;
+pub(super) const DEFAULT_CONCURRENCY: u32 = 64;
 
 impl TriggerActor {
     /// Reads due deliveries and starts what the pause machine, the throttle and the cap allow.
@@ -63,6 +63,7 @@ impl TriggerActor {
             match due {
                 Ok(due) => {
                     let full = due.len() as u32 >= limit;
+                    actor.caught_up = !full;
                     actor.dispatch(due, ctx);
                     if full || std::mem::take(&mut actor.again) {
                         ctx.notify(Wake);
@@ -246,41 +247,47 @@ impl TriggerActor {
         (result, change)
     }
 
-    /// Records an attempt and its delivery's new status; a failed write is retried (the attempt happened and
-    /// must be on record), the concurrency slot stays taken until it is.
-    pub(super) fn record(
-        &mut self,
-        result: AttemptResult,
-        mut delivery: Delivery,
-        ctx: &mut Context<Self>,
-    ) {
+    /// Records finished attempts and their deliveries' new statuses, every result that ended meanwhile in one
+    /// transaction (a group commit: attempts finish in bursts). A failed write is retried (the attempts happened
+    /// and must be on record); their concurrency slots stay taken until it succeeds.
+    pub(super) fn record(&mut self, ctx: &mut Context<Self>) {
+        if self.recording || self.finished.is_empty() {
+            return;
+        }
+        self.recording = true;
+        let batch = std::mem::take(&mut self.finished);
         let storage = self.storage.clone();
         let id = self.trigger.id.clone();
         let write = async move {
-            let written = storage
-                .deliveries()
-                .finish(&id, std::slice::from_ref(&result))
-                .await;
-            (written, result)
+            let results: Vec<AttemptResult> = batch.iter().map(|(r, _)| r.clone()).collect();
+            let written = storage.deliveries().finish(&id, &results).await;
+            (written, batch)
         };
-        ctx.spawn(write.into_actor(self).map(move |(written, result), actor, ctx| {
+        ctx.spawn(write.into_actor(self).map(move |(written, batch), actor, ctx| {
+            actor.recording = false;
             if let Err(e) = written {
-                tracing::warn!(trigger_id = %actor.trigger.id, delivery_id = %delivery.id, error = %e, "Recording an attempt failed; retrying.");
-                ctx.run_later(STORAGE_RETRY, move |actor, ctx| actor.record(result, delivery, ctx));
+                tracing::warn!(trigger_id = %actor.trigger.id, attempts = batch.len(), error = %e, "Recording attempts failed; retrying.");
+                let mut batch = batch;
+                batch.append(&mut actor.finished);
+                actor.finished = batch;
+                ctx.run_later(STORAGE_RETRY, |actor, ctx| actor.record(ctx));
                 return;
             }
-            actor.gate.finish();
-            if result.status == DeliveryStatus::Failed {
-                delivery.status = DeliveryStatus::Failed;
-                delivery.last_error = result.attempt.error.clone();
-                delivery.last_status_code = result.attempt.status_code;
-                if let Some(notices) = &actor.notices {
-                    notices.do_send(TriggerNotice {
-                        frame_type: "delivery.failed",
-                        data: delivery_failed_frame_data(&actor.trigger.name, &delivery),
-                    });
+            for (result, mut delivery) in batch {
+                actor.gate.finish();
+                if result.status == DeliveryStatus::Failed {
+                    delivery.status = DeliveryStatus::Failed;
+                    delivery.last_error = result.attempt.error.clone();
+                    delivery.last_status_code = result.attempt.status_code;
+                    if let Some(notices) = &actor.notices {
+                        notices.do_send(TriggerNotice {
+                            frame_type: "delivery.failed",
+                            data: delivery_failed_frame_data(&actor.trigger.name, &delivery),
+                        });
+                    }
                 }
             }
+            actor.record(ctx);
             actor.pump(ctx);
         }));
     }

@@ -144,19 +144,30 @@ impl<'a> DeliveriesRepo<'a> {
         now: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<(Delivery, StoredEvent)>, StorageError> {
-        let rows = deliveries::Entity::find()
-            .filter(deliveries::Column::TriggerId.eq(trigger_id))
-            .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
-            .filter(
-                Condition::any()
-                    .add(deliveries::Column::NextAttemptAt.is_null())
-                    .add(deliveries::Column::NextAttemptAt.lte(now)),
-            )
-            .order_by_asc(deliveries::Column::EventSequence)
-            .order_by_asc(deliveries::Column::Id)
-            .limit(limit)
-            .all(self.write)
-            .await?;
+        // One index range scan per status (trigger, status, event_sequence), merged here: a scan over the four
+        // statuses at once would sort every waiting delivery of the trigger on each call.
+        let mut rows = Vec::new();
+        for status in WAITING {
+            let mut query = deliveries::Entity::find()
+                .filter(deliveries::Column::TriggerId.eq(trigger_id))
+                .filter(deliveries::Column::Status.eq(status.as_str()));
+            if matches!(status, DeliveryStatus::Retrying | DeliveryStatus::Throttled) {
+                query = query.filter(
+                    Condition::any()
+                        .add(deliveries::Column::NextAttemptAt.is_null())
+                        .add(deliveries::Column::NextAttemptAt.lte(now)),
+                );
+            }
+            rows.extend(
+                query
+                    .order_by_asc(deliveries::Column::EventSequence)
+                    .limit(limit)
+                    .all(self.write)
+                    .await?,
+            );
+        }
+        rows.sort_by(|a, b| (a.event_sequence, &a.id).cmp(&(b.event_sequence, &b.id)));
+        rows.truncate(limit as usize);
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -180,7 +191,8 @@ impl<'a> DeliveriesRepo<'a> {
         Ok(due)
     }
 
-    /// When the trigger's next waiting delivery falls due (`None`: nothing waits on a time).
+    /// When the trigger's next retry or throttled delivery falls due (`None`: nothing waits on a time; `pending`
+    /// and `held` ones never do).
     ///
     /// # Errors
     /// [`StorageError::Database`].
@@ -192,7 +204,10 @@ impl<'a> DeliveriesRepo<'a> {
             .select_only()
             .column_as(deliveries::Column::NextAttemptAt.min(), "next")
             .filter(deliveries::Column::TriggerId.eq(trigger_id))
-            .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
+            .filter(deliveries::Column::Status.is_in([
+                DeliveryStatus::Retrying.as_str(),
+                DeliveryStatus::Throttled.as_str(),
+            ]))
             .into_tuple()
             .one(self.write)
             .await?;

@@ -369,6 +369,33 @@ impl<'a> TriggersRepo<'a> {
     }
 }
 
+impl TriggersRepo<'_> {
+    /// [`TriggersRepo::first_failures_since`] for every trigger at once (the directory at start-up).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn all_first_failures_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, Vec<DateTime<Utc>>>, StorageError> {
+        let rows: Vec<(String, DateTime<Utc>)> = attempts::Entity::find()
+            .select_only()
+            .column(attempts::Column::TriggerId)
+            .column(attempts::Column::StartedAt)
+            .filter(attempts::Column::Attempt.eq(1))
+            .filter(attempts::Column::Outcome.ne("delivered"))
+            .filter(attempts::Column::StartedAt.gte(since))
+            .into_tuple()
+            .all(self.write)
+            .await?;
+        let mut out: std::collections::HashMap<String, Vec<DateTime<Utc>>> = Default::default();
+        for (trigger, at) in rows {
+            out.entry(trigger).or_default().push(at);
+        }
+        Ok(out)
+    }
+}
+
 /// The statuses of a delivery that still has work ahead of it.
 pub(super) fn open_statuses() -> [&'static str; 5] {
     [
