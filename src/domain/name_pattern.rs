@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use regex::Regex;
-
 use super::{ErrorCode, EventType, SourceName, ValidationError};
 
 /// Which name a pattern is written against: it decides the segment separators and the exact-name rule.
@@ -36,9 +34,10 @@ impl NameKind {
 /// `**` (after a separator) for one or more segments: `metastore.record.*`, `metastore.**`, `/sensors/*`,
 /// `urn:svc:**`.
 ///
-/// A pattern compiles to one anchored regular expression ([`NamePattern::regex`]) whose syntax means the same to
-/// Rust's `regex` and to PostgreSQL's `~`, so an event matches the same filter in a database query, a live
-/// WebSocket subscription and a trigger.
+/// A pattern is written out as one anchored regular expression ([`NamePattern::regex`]) whose syntax means the
+/// same to Rust's `regex` and to PostgreSQL's `~`, for database queries; in memory (live subscriptions, triggers)
+/// it matches segment by segment with the same meaning, without a compiled automaton: a deployment with 10,000
+/// trigger patterns keeps 10,000 short piece lists, not 10,000 regex engines and their caches.
 #[derive(Debug, Clone)]
 pub struct NamePattern {
     text: String,
@@ -49,9 +48,22 @@ pub struct NamePattern {
 enum Matcher {
     Exact,
     Pattern {
-        regex: Regex,
+        regex: String,
         literal_prefix: String,
+        pieces: Vec<Piece>,
+        separators: &'static [char],
     },
+}
+
+/// One piece of a pattern, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    /// This text, separators included.
+    Literal(String),
+    /// `*`: one or more characters that are not separators.
+    Segment,
+    /// A trailing `**`: one or more characters of any kind.
+    Rest,
 }
 
 impl NamePattern {
@@ -92,6 +104,11 @@ impl NamePattern {
         let segments: Vec<&str> = text.split(separators).collect();
         let last = segments.len() - 1;
         let mut regex = String::from("^");
+        let mut pieces: Vec<Piece> = Vec::new();
+        let push_literal = |pieces: &mut Vec<Piece>, text: &str| match pieces.last_mut() {
+            Some(Piece::Literal(last)) => last.push_str(text),
+            _ => pieces.push(Piece::Literal(text.to_owned())),
+        };
         let mut literal_prefix = String::new();
         let mut literal = true;
         let mut rest = text;
@@ -101,10 +118,12 @@ impl NamePattern {
             match *segment {
                 "*" => {
                     regex.push_str(kind.segment_class());
+                    pieces.push(Piece::Segment);
                     literal = false;
                 }
                 "**" if i == last && i > 0 => {
                     regex.push_str(".+");
+                    pieces.push(Piece::Rest);
                     literal = false;
                 }
                 "**" => {
@@ -120,13 +139,16 @@ impl NamePattern {
                         return Err(invalid("it contains a character names cannot contain"));
                     }
                     regex.push_str(&regex::escape(s));
+                    push_literal(&mut pieces, s);
                     if literal {
                         literal_prefix.push_str(s);
                     }
                 }
             }
             if let Some(separator) = rest.chars().next() {
-                regex.push_str(&regex::escape(separator.encode_utf8(&mut [0; 4])));
+                let separator_text = separator.encode_utf8(&mut [0; 4]).to_owned();
+                regex.push_str(&regex::escape(&separator_text));
+                push_literal(&mut pieces, &separator_text);
                 if literal {
                     literal_prefix.push(separator);
                 }
@@ -134,12 +156,13 @@ impl NamePattern {
             }
         }
         regex.push('$');
-        let regex = Regex::new(&regex).map_err(|_| invalid("it does not compile"))?;
         Ok(NamePattern {
             text: text.to_owned(),
             matcher: Matcher::Pattern {
                 regex,
                 literal_prefix,
+                pieces,
+                separators,
             },
         })
     }
@@ -162,7 +185,7 @@ impl NamePattern {
     pub fn regex(&self) -> Option<&str> {
         match &self.matcher {
             Matcher::Exact => None,
-            Matcher::Pattern { regex, .. } => Some(regex.as_str()),
+            Matcher::Pattern { regex, .. } => Some(regex),
         }
     }
 
@@ -179,9 +202,35 @@ impl NamePattern {
     pub fn matches(&self, name: &str) -> bool {
         match &self.matcher {
             Matcher::Exact => self.text == name,
-            Matcher::Pattern { regex, .. } => regex.is_match(name),
+            Matcher::Pattern {
+                pieces, separators, ..
+            } => matches_pieces(pieces, separators, name),
         }
     }
+}
+
+/// Whether `name` is `pieces` in order: a literal where it stands, a segment as the longest run of
+/// non-separators (the piece after a segment is a separator or the end, so the longest run is the only one that
+/// can match), the rest as anything non-empty.
+fn matches_pieces(pieces: &[Piece], separators: &[char], name: &str) -> bool {
+    let mut rest = name;
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => match rest.strip_prefix(text.as_str()) {
+                Some(after) => rest = after,
+                None => return false,
+            },
+            Piece::Segment => {
+                let end = rest.find(separators).unwrap_or(rest.len());
+                if end == 0 {
+                    return false;
+                }
+                rest = &rest[end..];
+            }
+            Piece::Rest => return !rest.is_empty(),
+        }
+    }
+    rest.is_empty()
 }
 
 impl fmt::Display for NamePattern {
@@ -287,5 +336,23 @@ mod tests {
         assert_eq!(types("a.*.c").regex(), Some(r"^a\.[^.]+\.c$"));
         assert_eq!(sources("urn:svc:**").regex(), Some("^urn:svc:.+$"));
         assert_eq!(types("a.b").regex(), None);
+    }
+
+    proptest::proptest! {
+        /// The in-memory matcher and the regex written for the database agree on every name.
+        #[test]
+        fn the_piece_matcher_agrees_with_the_regex_the_database_runs(
+            name in "[ab./:]{0,12}",
+            pattern in proptest::sample::select(vec![
+                "a.*", "*.b", "a.**", "*.*", "a.*.b", "*.**", "a/*", "*:b", "a/**", "/*", "a:*/b",
+            ]),
+        ) {
+            for kind in [NameKind::Type, NameKind::Source] {
+                if let Ok(p) = NamePattern::parse(pattern, kind, "f") {
+                    let regex = regex::Regex::new(p.regex().unwrap()).unwrap();
+                    proptest::prop_assert_eq!(p.matches(&name), regex.is_match(&name), "{} {:?} {}", pattern, kind, name);
+                }
+            }
+        }
     }
 }

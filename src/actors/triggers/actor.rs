@@ -117,6 +117,16 @@ impl WallClock {
     }
 }
 
+/// What the directory read for an actor at launch, so that 10,000 actors starting at once do not each read
+/// their state (and their outbox when they have none).
+#[derive(Debug, Clone, Default)]
+pub struct Preload {
+    /// The first failures of the trigger's current auto-pause window.
+    pub failures: Vec<DateTime<Utc>>,
+    /// Whether it has deliveries waiting or in flight.
+    pub has_work: bool,
+}
+
 /// One trigger's delivery state.
 pub struct TriggerActor {
     pub(super) trigger: Arc<CompiledTrigger>,
@@ -158,18 +168,23 @@ pub struct TriggerDeps {
 }
 
 impl TriggerActor {
-    /// An actor for `trigger` in state `head`. With `failures` (the first failures of its window, read by the
-    /// directory for every trigger at once), its first start reads nothing; without, it reads its state and
-    /// failure window when it starts (as every restart does).
+    /// An actor for `trigger` in state `head`. With a [`Preload`] (read by the directory for every trigger at
+    /// once) its first start reads nothing, and reads its outbox only when it has work (or a pause to time);
+    /// without, it reads its state and failure window when it starts, as every restart does.
     pub fn new(
         trigger: Arc<CompiledTrigger>,
         head: StateHead,
         deps: TriggerDeps,
         owner: bool,
-        failures: Option<Vec<DateTime<Utc>>>,
+        preload: Option<Preload>,
     ) -> Self {
-        let preloaded = failures.is_some();
-        let machine = replay(deps.pause, &head, failures.unwrap_or_default());
+        let has_work = preload.as_ref().is_none_or(|p| p.has_work);
+        let preloaded = preload.is_some();
+        let machine = replay(
+            deps.pause,
+            &head,
+            preload.map(|p| p.failures).unwrap_or_default(),
+        );
         let gate = DeliveryGate::new(
             trigger.definition.throttle,
             trigger.definition.max_concurrency,
@@ -190,7 +205,7 @@ impl TriggerActor {
             timer: None,
             finished: Vec::new(),
             recording: false,
-            caught_up: false,
+            caught_up: !has_work,
             preloaded,
         }
     }
@@ -300,7 +315,10 @@ impl Actor for TriggerActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         if std::mem::take(&mut self.preloaded) {
-            self.pump(ctx);
+            // Caught up: nothing waits in storage, so the first work is the next `FreshDeliveries`.
+            if !self.caught_up || self.machine.state() != TriggerState::Running {
+                self.pump(ctx);
+            }
         } else {
             self.load_state(ctx);
         }

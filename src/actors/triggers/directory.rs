@@ -20,7 +20,9 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use super::actor::{Control, Reload, SetOwner, StopTrigger, TriggerActor, TriggerDeps, Wake};
+use super::actor::{
+    Control, Preload, Reload, SetOwner, StopTrigger, TriggerActor, TriggerDeps, Wake,
+};
 use super::evaluator::{EvaluationJob, Fresh, Settled, WakeList, spawn_evaluator};
 use crate::actors::{EventsReleased, EventsStored};
 use crate::domain::StoredEvent;
@@ -121,6 +123,12 @@ impl TriggerDirectory {
         let started = Utc::now();
         let catalog_version = storage.triggers().catalog_version().await?;
         let records = storage.triggers().all().await?;
+        let busy: std::collections::HashSet<String> = storage
+            .deliveries()
+            .triggers_with_open_work()
+            .await?
+            .into_iter()
+            .collect();
         let mut failures = storage
             .triggers()
             .all_first_failures_since(started - deps.pause.window)
@@ -156,8 +164,11 @@ impl TriggerDirectory {
                     version: record.version,
                     state_version: record.head.version,
                 };
-                let failures = failures.remove(&record.id).unwrap_or_default();
-                directory.install(&record, versions, Some(failures), ctx);
+                let preload = Preload {
+                    failures: failures.remove(&record.id).unwrap_or_default(),
+                    has_work: busy.contains(&record.id),
+                };
+                directory.install(&record, versions, Some(preload), ctx);
             }
             directory
         });
@@ -169,7 +180,7 @@ impl TriggerDirectory {
         &mut self,
         record: &crate::trigger::TriggerRecord,
         versions: TriggerVersions,
-        failures: Option<Vec<DateTime<Utc>>>,
+        preload: Option<Preload>,
         _ctx: &mut Context<Self>,
     ) {
         let compiled = match CompiledTrigger::compile(record, &self.rules) {
@@ -202,7 +213,7 @@ impl TriggerDirectory {
                 let deps = self.deps.clone();
                 let owner = self.owner;
                 let addr = Supervisor::start(move |_| {
-                    TriggerActor::new(trigger, head, deps, owner, failures)
+                    TriggerActor::new(trigger, head, deps, owner, preload)
                 });
                 self.entries.insert(
                     id,

@@ -419,6 +419,29 @@ impl<'a> DeliveriesRepo<'a> {
             .await?)
     }
 
+    /// The triggers with deliveries waiting for an attempt or in flight (the directory at start-up: only their
+    /// actors read their outboxes at once).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn triggers_with_open_work(&self) -> Result<Vec<String>, StorageError> {
+        Ok(deliveries::Entity::find()
+            .select_only()
+            .column(deliveries::Column::TriggerId)
+            .distinct()
+            .filter(
+                deliveries::Column::Status.is_in(
+                    WAITING
+                        .map(DeliveryStatus::as_str)
+                        .into_iter()
+                        .chain([DeliveryStatus::Delivering.as_str()]),
+                ),
+            )
+            .into_tuple()
+            .all(self.write)
+            .await?)
+    }
+
     /// One delivery.
     ///
     /// # Errors
