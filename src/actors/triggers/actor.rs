@@ -250,7 +250,7 @@ impl TriggerActor {
                 .await
                 .map(|h| (h, change))
         };
-        ctx.wait(write.into_actor(self).map(|written, actor, ctx| match written {
+        ctx.spawn(write.into_actor(self).map(|written, actor, ctx| match written {
             Ok((Some(head), change)) => {
                 actor.head = head;
                 actor.announce(&change);
@@ -379,7 +379,7 @@ impl Handler<Reload> for TriggerActor {
                 let storage = self.storage.clone();
                 let id = self.trigger.id.clone();
                 let now = self.now();
-                ctx.wait(
+                ctx.spawn(
                     async move { storage.deliveries().release_throttled(&id, now).await }
                         .into_actor(self)
                         .map(|_, _, _| ()),

@@ -7,7 +7,6 @@
 //! for one; when the version moved, the changed triggers are read and installed first. In inline mode only this
 //! instance changes triggers, and it reloads them before answering the request, so nothing waits.
 
-use std::collections::HashMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -89,21 +88,20 @@ impl TriggerDirectory {
         let storage = self.storage.clone();
         let since = self.pending_seen_at;
         let owner = self.owner;
-        let known: HashMap<String, TriggerVersions> = self
-            .entries
-            .iter()
-            .map(|(id, e)| (id.to_string(), e.versions))
-            .collect();
+        let known_logs = (self.catalog_version, self.state_log_version);
         let read = async move {
             let started = Utc::now();
-            let version = storage.triggers().catalog_version().await?;
-            let versions = storage.triggers().versions().await?;
-            let mut changed = Vec::new();
-            for (id, v) in &versions {
-                if known.get(id) != Some(v) {
-                    changed.push(storage.triggers().find_fresh(id).await?);
-                }
-            }
+            let logs = (
+                storage.triggers().catalog_version().await?,
+                storage.triggers().state_log_version().await?,
+            );
+            // Every trigger's versions only when a change or a state change was logged since the last poll: with
+            // 10,000 triggers the usual poll is two indexed reads, not 10,000 rows.
+            let versions = if logs == known_logs {
+                None
+            } else {
+                Some(storage.triggers().versions().await?)
+            };
             let woken = if owner {
                 storage
                     .deliveries()
@@ -112,13 +110,13 @@ impl TriggerDirectory {
             } else {
                 Vec::new()
             };
-            Ok::<_, StorageError>((started, version, versions, changed, woken))
+            Ok::<_, StorageError>((started, logs, versions, woken))
         };
         ctx.spawn(read.into_actor(self).map(|read, d, ctx| {
-            d.polling = false;
-            let (started, version, versions, changed, woken) = match read {
+            let (started, logs, versions, woken) = match read {
                 Ok(read) => read,
                 Err(e) => {
+                    d.polling = false;
                     tracing::warn!(error = %e, "Polling triggers failed; trying again.");
                     ctx.run_later(std::time::Duration::from_millis(100), |d, ctx| d.poll(ctx));
                     return;
@@ -131,6 +129,12 @@ impl TriggerDirectory {
                     entry.addr.do_send(Wake);
                 }
             }
+            let Some(versions) = versions else {
+                d.polling = false;
+                d.fresh_as_of = d.fresh_as_of.max(started);
+                d.flush_waiting(ctx);
+                return;
+            };
             let stored: HashSet<&str> = versions.iter().map(|(id, _)| id.as_str()).collect();
             let gone: Vec<Arc<str>> = d
                 .entries
@@ -141,16 +145,51 @@ impl TriggerDirectory {
             for id in gone {
                 d.remove(&id);
             }
-            for record in changed.into_iter().flatten() {
-                let versions = TriggerVersions {
-                    version: record.version,
-                    state_version: record.head.version,
-                };
-                d.install(&record, versions, None, ctx);
+            let changed: Vec<String> = versions
+                .into_iter()
+                .filter(|(id, v)| d.entries.get(id.as_str()).map(|e| e.versions) != Some(*v))
+                .map(|(id, _)| id)
+                .collect();
+            d.install_changed(changed, started, logs, ctx);
+        }));
+    }
+
+    /// Reads and installs the changed triggers, then takes the poll's logs and time as the catalog's.
+    fn install_changed(
+        &mut self,
+        changed: Vec<String>,
+        started: chrono::DateTime<Utc>,
+        logs: (i64, i64),
+        ctx: &mut Context<Self>,
+    ) {
+        let storage = self.storage.clone();
+        let read = async move {
+            let mut records = Vec::with_capacity(changed.len());
+            for id in &changed {
+                records.push(storage.triggers().find_fresh(id).await?);
             }
-            d.catalog_version = version;
-            d.fresh_as_of = d.fresh_as_of.max(started);
-            d.flush_waiting(ctx);
+            Ok::<_, StorageError>(records)
+        };
+        ctx.spawn(read.into_actor(self).map(move |records, d, ctx| {
+            d.polling = false;
+            match records {
+                Ok(records) => {
+                    for record in records.into_iter().flatten() {
+                        let versions = TriggerVersions {
+                            version: record.version,
+                            state_version: record.head.version,
+                        };
+                        d.install(&record, versions, None, ctx);
+                    }
+                    (d.catalog_version, d.state_log_version) = logs;
+                    d.fresh_as_of = d.fresh_as_of.max(started);
+                    d.flush_waiting(ctx);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Reading changed triggers failed; trying again.");
+                    ctx.run_later(std::time::Duration::from_millis(100), |d, ctx| d.poll(ctx));
+                }
+            }
         }));
     }
 }

@@ -69,6 +69,8 @@ pub struct TriggerDirectory {
     pub(super) shared: bool,
     /// The newest `trigger_changes` id this directory has applied.
     pub(super) catalog_version: i64,
+    /// The newest `trigger_state_changes` id this directory has applied.
+    pub(super) state_log_version: i64,
     /// Every trigger change committed before this time is applied.
     pub(super) fresh_as_of: DateTime<Utc>,
     /// Released events waiting for a fresh enough catalog, in arrival order.
@@ -122,6 +124,7 @@ impl TriggerDirectory {
     ) -> anyhow::Result<Addr<TriggerDirectory>> {
         let started = Utc::now();
         let catalog_version = storage.triggers().catalog_version().await?;
+        let state_log_version = storage.triggers().state_log_version().await?;
         let records = storage.triggers().all().await?;
         let busy: std::collections::HashSet<String> = storage
             .deliveries()
@@ -155,6 +158,7 @@ impl TriggerDirectory {
                 pending_seen_at: Utc::now(),
                 shared,
                 catalog_version,
+                state_log_version,
                 fresh_as_of: started,
                 waiting: std::collections::VecDeque::new(),
                 ids: ulid::Generator::new(),

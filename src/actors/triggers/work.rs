@@ -147,7 +147,7 @@ impl TriggerActor {
         }
         let ids: Vec<String> = start.iter().map(|(d, _, _)| d.id.clone()).collect();
         let claim = async move { storage.deliveries().claim(&ids, now).await };
-        ctx.wait(claim.into_actor(self).map(move |claimed, actor, ctx| {
+        ctx.spawn(claim.into_actor(self).map(move |claimed, actor, ctx| {
             let claimed = match claimed {
                 Ok(claimed) => claimed,
                 Err(e) => {

@@ -248,6 +248,20 @@ impl<'a> TriggersRepo<'a> {
         Ok(max.flatten().map_or(0, i64::from))
     }
 
+    /// The newest `trigger_state_changes` id (0 when none): it moves with every pause, resume and half-open.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn state_log_version(&self) -> Result<i64, StorageError> {
+        let max: Option<Option<i32>> = state_changes::Entity::find()
+            .select_only()
+            .column_as(state_changes::Column::Id.max(), "max")
+            .into_tuple()
+            .one(self.write)
+            .await?;
+        Ok(max.flatten().map_or(0, i64::from))
+    }
+
     /// Every trigger's versions: what the directory compares each poll.
     ///
     /// # Errors
