@@ -15,7 +15,8 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 pub use repo::dead_letters::{DeadLetterFilter, DeadLettersRepo};
-pub use repo::deliveries::{DeliveriesRepo, DeliveryFilter, Pick};
+pub use repo::deliveries::{DeliveriesRepo, Pick};
+pub use repo::delivery_history::{DeliveryFilter, DeliveryHistoryRepo};
 pub use repo::delivery_stats::{DeliveryQueue, DeliveryStatsRepo, TriggerSummary};
 pub use repo::encoded::EncodedEvents;
 pub use repo::evaluation_marks::{EvaluationMark, EvaluationMarksRepo};
@@ -172,6 +173,11 @@ impl Storage {
         TriggersRepo::new(&self.write, &self.read)
     }
 
+    /// Deliveries and attempts as the API shows them (SPEC §6.1, §6.3).
+    pub fn delivery_history(&self) -> DeliveryHistoryRepo<'_> {
+        DeliveryHistoryRepo::new(&self.write, &self.read)
+    }
+
     /// Delivery counts for health (SPEC §6.9).
     pub fn delivery_stats(&self) -> DeliveryStatsRepo<'_> {
         DeliveryStatsRepo::new(&self.read)
@@ -184,7 +190,7 @@ impl Storage {
 
     /// Deliveries and attempts (SPEC §5.3).
     pub fn deliveries(&self) -> DeliveriesRepo<'_> {
-        DeliveriesRepo::new(&self.write, &self.read)
+        DeliveriesRepo::new(&self.write)
     }
 
     /// The writer connection, for benchmarks that compare against a plain bulk insert.

@@ -85,7 +85,7 @@ pub async fn list(
     let before: Option<String> = params.cursor()?;
     let mut rows = state
         .storage
-        .deliveries()
+        .delivery_history()
         .list(&filter, before.as_deref(), limit)
         .await?;
     let next_cursor = params.next_page(&mut rows, limit, |last| last.id.clone());
@@ -98,7 +98,7 @@ pub async fn list(
 async fn found(state: &AppState, id: &str) -> Result<Delivery, ApiError> {
     state
         .storage
-        .deliveries()
+        .delivery_history()
         .find(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no delivery {id:?}")))
@@ -106,7 +106,7 @@ async fn found(state: &AppState, id: &str) -> Result<Delivery, ApiError> {
 
 async fn answer(state: &AppState, id: &str) -> Result<HttpResponse, ApiError> {
     let delivery = found(state, id).await?;
-    let attempts = state.storage.deliveries().attempts(id).await?;
+    let attempts = state.storage.delivery_history().attempts(id).await?;
     let mut view =
         serde_json::to_value(DeliveryView::of(&delivery)).map_err(ApiError::unexpected)?;
     view["attemptLog"] = json!(attempts.iter().map(AttemptView::of).collect::<Vec<_>>());

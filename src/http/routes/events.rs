@@ -69,7 +69,7 @@ pub async fn get_event(
         .find(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
-    let deliveries = state.storage.deliveries().for_event(&id).await?;
+    let deliveries = state.storage.delivery_history().for_event(&id).await?;
     let deliveries: Vec<DeliveryView<'_>> = deliveries.iter().map(DeliveryView::of).collect();
     Ok(HttpResponse::Ok()
         .json(json!({ "data": { "event": EventView::of(&event), "deliveries": deliveries } })))
@@ -181,11 +181,11 @@ pub async fn timeline(
     let truncated = events.len() as u64 > TIMELINE_MAX_ITEMS;
     events.truncate(TIMELINE_MAX_ITEMS as usize);
     let ids: Vec<&str> = events.iter().map(|e| e.envelope.id.as_str()).collect();
-    let deliveries = state.storage.deliveries().for_events(&ids).await?;
+    let deliveries = state.storage.delivery_history().for_events(&ids).await?;
     let delivery_ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
     let attempts = state
         .storage
-        .deliveries()
+        .delivery_history()
         .attempts_of(&delivery_ids)
         .await?;
     let mut items: Vec<TimelineItemView<'_>> = events.iter().map(TimelineItemView::event).collect();

@@ -17,14 +17,14 @@ use sea_orm::{
 };
 
 use super::rows::event_from_model;
-use super::trigger_rows::{attempt_from_model, attempt_row, delivery_from_model, delivery_row};
+use super::trigger_rows::{attempt_row, delivery_from_model, delivery_row};
 use crate::domain::StoredEvent;
 use crate::storage::StorageError;
 use crate::storage::entity::{
     event_trigger_attempts as attempts, event_trigger_deliveries as deliveries,
     workflow_events as events,
 };
-use crate::trigger::{AttemptRecord, AttemptResult, Delivery, DeliveryStatus, NewDelivery};
+use crate::trigger::{AttemptResult, Delivery, DeliveryStatus, NewDelivery};
 
 /// Rows per `INSERT`: 16 columns each stays under SQLite's 32,766 bound parameters.
 const INSERT_CHUNK: usize = 1_000;
@@ -37,27 +37,15 @@ const WAITING: [DeliveryStatus; 4] = [
     DeliveryStatus::Retrying,
 ];
 
-/// Which deliveries a list shows.
-#[derive(Debug, Clone, Default)]
-pub struct DeliveryFilter {
-    /// Only this trigger's.
-    pub trigger_id: Option<String>,
-    /// Only these statuses.
-    pub status: Option<DeliveryStatus>,
-    /// Only this event's.
-    pub event_id: Option<String>,
-}
-
 /// Deliveries and attempts.
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveriesRepo<'a> {
     write: &'a DatabaseConnection,
-    read: &'a DatabaseConnection,
 }
 
 impl<'a> DeliveriesRepo<'a> {
-    pub(crate) fn new(write: &'a DatabaseConnection, read: &'a DatabaseConnection) -> Self {
-        DeliveriesRepo { write, read }
+    pub(crate) fn new(write: &'a DatabaseConnection) -> Self {
+        DeliveriesRepo { write }
     }
 
     /// Records a batch of outcomes in one transaction. A `pending` row whose idempotency key the trigger has
@@ -440,120 +428,6 @@ impl<'a> DeliveriesRepo<'a> {
             .into_tuple()
             .all(self.write)
             .await?)
-    }
-
-    /// One delivery.
-    ///
-    /// # Errors
-    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
-    pub async fn find(&self, id: &str) -> Result<Option<Delivery>, StorageError> {
-        deliveries::Entity::find_by_id(id)
-            .one(self.write)
-            .await?
-            .map(delivery_from_model)
-            .transpose()
-    }
-
-    /// A delivery's attempts, oldest first.
-    ///
-    /// # Errors
-    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
-    pub async fn attempts(&self, delivery_id: &str) -> Result<Vec<AttemptRecord>, StorageError> {
-        attempts::Entity::find()
-            .filter(attempts::Column::DeliveryId.eq(delivery_id))
-            .order_by_asc(attempts::Column::Attempt)
-            .order_by_asc(attempts::Column::Id)
-            .all(self.read)
-            .await?
-            .into_iter()
-            .map(attempt_from_model)
-            .collect()
-    }
-
-    /// A page of deliveries, newest first, before the id `before`.
-    ///
-    /// # Errors
-    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
-    pub async fn list(
-        &self,
-        filter: &DeliveryFilter,
-        before: Option<&str>,
-        limit: u64,
-    ) -> Result<Vec<Delivery>, StorageError> {
-        let mut query = deliveries::Entity::find().order_by_desc(deliveries::Column::Id);
-        if let Some(t) = &filter.trigger_id {
-            query = query.filter(deliveries::Column::TriggerId.eq(t.as_str()));
-        }
-        if let Some(s) = filter.status {
-            query = query.filter(deliveries::Column::Status.eq(s.as_str()));
-        }
-        if let Some(e) = &filter.event_id {
-            query = query.filter(deliveries::Column::EventId.eq(e.as_str()));
-        }
-        if let Some(before) = before {
-            query = query.filter(deliveries::Column::Id.lt(before));
-        }
-        query
-            .limit(limit + 1)
-            .all(self.read)
-            .await?
-            .into_iter()
-            .map(delivery_from_model)
-            .collect()
-    }
-
-    /// Every delivery of one event, oldest first (the event detail and timeline).
-    ///
-    /// # Errors
-    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
-    pub async fn for_event(&self, event_id: &str) -> Result<Vec<Delivery>, StorageError> {
-        deliveries::Entity::find()
-            .filter(deliveries::Column::EventId.eq(event_id))
-            .order_by_asc(deliveries::Column::Id)
-            .all(self.read)
-            .await?
-            .into_iter()
-            .map(delivery_from_model)
-            .collect()
-    }
-
-    /// Every delivery of these events, oldest first (the timeline).
-    ///
-    /// # Errors
-    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
-    pub async fn for_events(&self, event_ids: &[&str]) -> Result<Vec<Delivery>, StorageError> {
-        if event_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        deliveries::Entity::find()
-            .filter(deliveries::Column::EventId.is_in(event_ids.iter().copied()))
-            .order_by_asc(deliveries::Column::Id)
-            .all(self.read)
-            .await?
-            .into_iter()
-            .map(delivery_from_model)
-            .collect()
-    }
-
-    /// Every attempt of these deliveries, oldest first (the timeline).
-    ///
-    /// # Errors
-    /// [`StorageError::Database`] or [`StorageError::Corrupt`].
-    pub async fn attempts_of(
-        &self,
-        delivery_ids: &[&str],
-    ) -> Result<Vec<AttemptRecord>, StorageError> {
-        if delivery_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        attempts::Entity::find()
-            .filter(attempts::Column::DeliveryId.is_in(delivery_ids.iter().copied()))
-            .order_by_asc(attempts::Column::Id)
-            .all(self.read)
-            .await?
-            .into_iter()
-            .map(attempt_from_model)
-            .collect()
     }
 
     /// Moves deliveries from one of `from` to `to` (due now, attempts kept): retry and redrive (`failed` or

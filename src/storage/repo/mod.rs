@@ -1,13 +1,16 @@
 //! Repositories: domain types in, domain types out, typed [`super::StorageError`]s.
 //!
 //! They form a tree, calls running one way: `event_queries` → `events` → `dead_letters` → `stats`; `sources` →
-//! `stats`, `controls`; `event_schemas` and `saved_views` stand alone; `deliveries` → `triggers` (the open statuses); and every one of them → `rows` (`trigger_rows` beside it for the trigger tables), the row ↔
-//! domain conversions. A repository that must write another table in its own transaction calls a free function
+//! `stats`, `controls`; `deliveries`, `delivery_stats` → `triggers` (the open statuses); `event_schemas`,
+//! `saved_views`, `delivery_history`, `evaluation_marks` and `leases` stand alone; and every one of them → `rows`
+//! (with `trigger_rows` beside it for the trigger tables), the row ↔ domain conversions. A repository that must
+//! write another table in its own transaction calls a free function
 //! of a lower leaf, never another repository.
 
 mod controls;
 pub mod dead_letters;
 pub mod deliveries;
+pub mod delivery_history;
 pub mod delivery_stats;
 pub mod encoded;
 pub mod evaluation_marks;
