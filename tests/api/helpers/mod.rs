@@ -173,6 +173,25 @@ impl TestEnv {
         let app = Application::build_with_access(self.settings(), access)
             .await
             .expect("Herald starts");
+        self.serve(app, token).await
+    }
+
+    /// [`TestEnv::spawn_with`] for a restart: while the previous Herald on this environment is still stopping
+    /// (it releases the inline lease last), start-up is refused; try again until it is not, for up to 30 s.
+    pub async fn respawn_with(&self, access: AccessPolicy, token: Option<String>) -> TestApp {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match Application::build_with_access(self.settings(), access.clone()).await {
+                Ok(app) => return self.serve(app, token).await,
+                Err(e) if Instant::now() < deadline && e.to_string().contains("is held by") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("Herald starts again: {e:#}"),
+            }
+        }
+    }
+
+    async fn serve(&self, app: Application, token: Option<String>) -> TestApp {
         let port = app.port();
         let shutdown = app.shutdown_handle();
         let publisher = app.publisher();

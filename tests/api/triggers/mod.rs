@@ -10,8 +10,6 @@ mod pause;
 mod scale_out;
 mod surfaces;
 
-use std::time::Duration;
-
 use base64::Engine;
 use herald::auth::{AccessPolicy, Scope, TokenRegistry};
 use hmac::{Hmac, Mac};
@@ -38,6 +36,15 @@ pub async fn env(db: Db, mode: Mode) -> TestEnv {
 
 /// Herald on `env`, requiring tokens.
 pub async fn spawn_on(env: &TestEnv) -> TestApp {
+    env.spawn_with(access(), None).await
+}
+
+/// Herald on `env` again, once the previous one has stopped.
+pub async fn respawn_on(env: &TestEnv) -> TestApp {
+    env.respawn_with(access(), None).await
+}
+
+fn access() -> AccessPolicy {
     let registry = TokenRegistry::from_tokens(&[
         (
             WRITER,
@@ -56,7 +63,7 @@ pub async fn spawn_on(env: &TestEnv) -> TestApp {
         ),
         (READER, "reader", &[Scope::TriggersRead]),
     ]);
-    env.spawn_with(AccessPolicy::Tokens(registry), None).await
+    AccessPolicy::Tokens(registry)
 }
 
 /// A webhook trigger on `eventType` to `url` with fast retries; `extra` fields are merged in. Returns the trigger
@@ -176,6 +183,3 @@ pub fn assert_signed(request: &Received, secret: &str) {
         "the signature verifies with the secret returned at create"
     );
 }
-
-/// A short pause, for "nothing more happens" checks after the thing that could happen has been waited for.
-pub const SETTLE: Duration = Duration::from_millis(300);

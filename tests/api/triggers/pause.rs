@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
-    OPERATOR, READER, SETTLE, call, create_webhook, delivery, env, publish, spawn_on, wait_for,
+    OPERATOR, READER, call, create_webhook, delivery, env, publish, respawn_on, spawn_on, wait_for,
 };
 use crate::helpers::{DEPLOYMENTS, Receiver, Reply, TestApp, eventually};
 
@@ -220,8 +220,7 @@ async fn an_on_call_pause_holds_retries_and_matches_until_resumed_and_survives_a
 
         // Restart: still paused; new matches are held.
         app.shutdown();
-        tokio::time::sleep(SETTLE).await;
-        let app = spawn_on(&env).await;
+        let app = respawn_on(&env).await;
         assert_eq!(state(&app, &id).await["state"], "paused");
         publish(
             &app,
@@ -282,8 +281,7 @@ async fn a_retry_scheduled_before_a_restart_is_made_after_it() {
         publish(&app, vec![json!({"type": "r.s", "source": "s"})]).await;
         let retrying = wait_for(&app, &id, "retrying", 1).await;
         app.shutdown();
-        tokio::time::sleep(SETTLE).await;
-        let app = spawn_on(&env).await;
+        let app = respawn_on(&env).await;
         let delivered = wait_for(&app, &id, "delivered", 1).await;
         assert_eq!(delivered[0]["id"], retrying[0]["id"], "{db:?}/{mode:?}");
         let detail = delivery(&app, delivered[0]["id"].as_str().unwrap()).await;
