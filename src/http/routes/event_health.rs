@@ -110,23 +110,22 @@ async fn trigger_health(
     let ids: Vec<&str> = records.iter().map(|t| t.id.as_str()).collect();
     let summaries = state.storage.delivery_stats().summaries(&ids).await?;
     let window = now - state.triggers.pause.window;
-    let mut paused = Vec::new();
-    for t in records
+    let failures = state
+        .storage
+        .triggers()
+        .all_first_failures_since(window)
+        .await?;
+    let paused: Vec<serde_json::Value> = records
         .iter()
         .filter(|t| t.head.state != TriggerState::Running)
-    {
-        let failures = state
-            .storage
-            .triggers()
-            .first_failures_since(&t.id, window)
-            .await?
-            .len();
-        paused.push(json!({
-            "id": t.id, "name": t.name(), "state": t.head.state.as_str(),
-            "until": t.head.until.map(format_timestamp), "reason": t.head.reason,
-            "actor": t.head.actor, "failures": failures,
-        }));
-    }
+        .map(|t| {
+            json!({
+                "id": t.id, "name": t.name(), "state": t.head.state.as_str(),
+                "until": t.head.until.map(format_timestamp), "reason": t.head.reason,
+                "actor": t.head.actor, "failures": failures.get(&t.id).map_or(0, Vec::len),
+            })
+        })
+        .collect();
     let empty = TriggerSummary::default();
     let triggers = records
         .iter()

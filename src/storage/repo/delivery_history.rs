@@ -51,15 +51,7 @@ impl<'a> DeliveryHistoryRepo<'a> {
     /// # Errors
     /// [`StorageError::Database`] or [`StorageError::Corrupt`].
     pub async fn attempts(&self, delivery_id: &str) -> Result<Vec<AttemptRecord>, StorageError> {
-        attempts::Entity::find()
-            .filter(attempts::Column::DeliveryId.eq(delivery_id))
-            .order_by_asc(attempts::Column::Attempt)
-            .order_by_asc(attempts::Column::Id)
-            .all(self.read)
-            .await?
-            .into_iter()
-            .map(attempt_from_model)
-            .collect()
+        self.attempts_of(&[delivery_id]).await
     }
 
     /// A page of deliveries, newest first, before the id `before`.
@@ -94,19 +86,12 @@ impl<'a> DeliveryHistoryRepo<'a> {
             .collect()
     }
 
-    /// Every delivery of one event, oldest first (the event detail and timeline).
+    /// Every delivery of one event, oldest first (the event detail).
     ///
     /// # Errors
     /// [`StorageError::Database`] or [`StorageError::Corrupt`].
     pub async fn for_event(&self, event_id: &str) -> Result<Vec<Delivery>, StorageError> {
-        deliveries::Entity::find()
-            .filter(deliveries::Column::EventId.eq(event_id))
-            .order_by_asc(deliveries::Column::Id)
-            .all(self.read)
-            .await?
-            .into_iter()
-            .map(delivery_from_model)
-            .collect()
+        self.for_events(&[event_id]).await
     }
 
     /// Every delivery of these events, oldest first (the timeline).
@@ -127,7 +112,7 @@ impl<'a> DeliveryHistoryRepo<'a> {
             .collect()
     }
 
-    /// Every attempt of these deliveries, oldest first (the timeline).
+    /// Every attempt of these deliveries, by attempt number (a delivery's attempts are oldest first).
     ///
     /// # Errors
     /// [`StorageError::Database`] or [`StorageError::Corrupt`].
@@ -140,6 +125,7 @@ impl<'a> DeliveryHistoryRepo<'a> {
         }
         attempts::Entity::find()
             .filter(attempts::Column::DeliveryId.is_in(delivery_ids.iter().copied()))
+            .order_by_asc(attempts::Column::Attempt)
             .order_by_asc(attempts::Column::Id)
             .all(self.read)
             .await?

@@ -4,6 +4,8 @@
 //! compare-and-set on `triggers.state_version` together with its `trigger_state_changes` row, so two instances
 //! (or an operator and the auto-pause machine) never both move a trigger from the same state.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -370,39 +372,43 @@ impl<'a> TriggersRepo<'a> {
         id: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, StorageError> {
-        Ok(attempts::Entity::find()
-            .select_only()
-            .column(attempts::Column::StartedAt)
-            .filter(attempts::Column::TriggerId.eq(id))
-            .filter(attempts::Column::Attempt.eq(1))
-            .filter(attempts::Column::Outcome.ne("delivered"))
-            .filter(attempts::Column::StartedAt.gte(since))
-            .into_tuple()
-            .all(self.write)
-            .await?)
+        Ok(self
+            .first_failures(Some(id), since)
+            .await?
+            .into_values()
+            .next()
+            .unwrap_or_default())
     }
-}
 
-impl TriggersRepo<'_> {
-    /// [`TriggersRepo::first_failures_since`] for every trigger at once (the directory at start-up).
+    /// [`TriggersRepo::first_failures_since`] for every trigger at once (the directory at start-up, health).
     ///
     /// # Errors
     /// [`StorageError::Database`].
     pub async fn all_first_failures_since(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<std::collections::HashMap<String, Vec<DateTime<Utc>>>, StorageError> {
-        let rows: Vec<(String, DateTime<Utc>)> = attempts::Entity::find()
+    ) -> Result<HashMap<String, Vec<DateTime<Utc>>>, StorageError> {
+        self.first_failures(None, since).await
+    }
+
+    /// First failures since `since`, by trigger; of one trigger when `only` names it.
+    async fn first_failures(
+        &self,
+        only: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<String, Vec<DateTime<Utc>>>, StorageError> {
+        let mut query = attempts::Entity::find()
             .select_only()
             .column(attempts::Column::TriggerId)
             .column(attempts::Column::StartedAt)
             .filter(attempts::Column::Attempt.eq(1))
             .filter(attempts::Column::Outcome.ne("delivered"))
-            .filter(attempts::Column::StartedAt.gte(since))
-            .into_tuple()
-            .all(self.write)
-            .await?;
-        let mut out: std::collections::HashMap<String, Vec<DateTime<Utc>>> = Default::default();
+            .filter(attempts::Column::StartedAt.gte(since));
+        if let Some(id) = only {
+            query = query.filter(attempts::Column::TriggerId.eq(id));
+        }
+        let rows: Vec<(String, DateTime<Utc>)> = query.into_tuple().all(self.write).await?;
+        let mut out: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
         for (trigger, at) in rows {
             out.entry(trigger).or_default().push(at);
         }
