@@ -101,7 +101,7 @@ async fn assert_unauthorized(response: reqwest::Response, case: &str) {
     assert_eq!(body["error"]["code"], "unauthorized", "{case}: {body}");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_request_without_a_known_bearer_token_is_unauthorized_on_every_protected_route() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -135,7 +135,7 @@ async fn a_request_without_a_known_bearer_token_is_unauthorized_on_every_protect
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn each_route_answers_only_tokens_holding_its_scope_or_admin_and_names_the_scope_otherwise() {
     let tokens = [
         "events:publish",
@@ -177,7 +177,7 @@ async fn each_route_answers_only_tokens_holding_its_scope_or_admin_and_names_the
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn health_endpoints_need_no_token_even_when_tokens_are_required() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -194,7 +194,7 @@ async fn health_endpoints_need_no_token_even_when_tokens_are_required() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn anonymous_access_on_loopback_allows_every_route_without_a_token() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -277,7 +277,7 @@ async fn start_up_failure(mut command: Command) -> (ExitStatus, String) {
     (status, process.stderr())
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn serving_beyond_loopback_without_tokens_is_refused_with_how_to_create_one() {
     // Arrange
     let mut env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
@@ -293,7 +293,7 @@ async fn serving_beyond_loopback_without_tokens_is_refused_with_how_to_create_on
     assert!(stderr.contains("0.0.0.0"), "names the address: {stderr}");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_token_printed_by_herald_token_create_authorizes_requests_to_herald_serve() {
     // Arrange
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))
@@ -375,7 +375,7 @@ async fn a_token_printed_by_herald_token_create_authorizes_requests_to_herald_se
     assert_unauthorized(with_other_token, "an altered token").await;
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_malformed_configuration_value_stops_start_up_naming_the_variable() {
     let cases = [
         ("HERALD_CLAIM_IDLE_MS", "soon"),
@@ -397,7 +397,7 @@ async fn a_malformed_configuration_value_stops_start_up_naming_the_variable() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_invalid_tokens_file_stops_start_up_naming_the_file_and_the_entry() {
     let admin_hash = "0".repeat(64);
     let cases = [

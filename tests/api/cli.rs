@@ -11,7 +11,7 @@ fn herald() -> Command {
     Command::new(env!("CARGO_BIN_EXE_herald"))
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn publish_sends_one_event_that_can_be_read_back() {
     // Arrange
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
@@ -46,7 +46,7 @@ async fn publish_sends_one_event_that_can_be_read_back() {
     assert_eq!(event["payload"]["k"], 1);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn publish_from_a_file_sends_every_valid_line_and_reports_the_bad_ones_by_line_number() {
     // Arrange: 1,203 lines: three bad ones (bad JSON, bad type, blank lines are skipped), across several batches.
     let app = TestEnv::new(Db::Postgres, Mode::Redis).await.spawn().await;
@@ -98,7 +98,7 @@ async fn publish_from_a_file_sends_every_valid_line_and_reports_the_bad_ones_by_
     assert_eq!(summary["duplicates"], 1200);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn publish_from_a_file_fills_in_type_and_source_only_where_a_line_lacks_them() {
     // Arrange: SPEC §12: with --file, --type and --source fill in lines that lack them; a line's own values stay.
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
@@ -149,7 +149,7 @@ async fn publish_from_a_file_fills_in_type_and_source_only_where_a_line_lacks_th
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn publish_refuses_a_payload_with_a_file_as_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.ndjson");
@@ -167,7 +167,7 @@ async fn publish_refuses_a_payload_with_a_file_as_a_usage_error() {
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn publish_without_a_reachable_herald_fails_with_a_clear_message() {
     let port = crate::helpers::free_port();
     let output = herald()
@@ -188,7 +188,7 @@ async fn publish_without_a_reachable_herald_fails_with_a_clear_message() {
     assert!(stderr.contains("cannot reach Herald"), "{stderr}");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn migrate_creates_the_schema_and_serve_then_starts_on_it() {
     // Arrange
     let env = TestEnv::new(Db::Postgres, Mode::Inline).await;
@@ -225,7 +225,7 @@ async fn migrate_creates_the_schema_and_serve_then_starts_on_it() {
     .await;
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn token_create_prints_the_token_once_and_a_tokens_file_entry() {
     let output = herald()
         .args([
@@ -275,7 +275,7 @@ async fn publish_stored(app: &crate::helpers::TestApp, id: &str, event_type: &st
     app.stored_event(id).await;
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_list_prints_a_table_of_the_published_events_newest_first() {
     // Arrange
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
@@ -314,7 +314,7 @@ async fn events_list_prints_a_table_of_the_published_events_newest_first() {
     assert_eq!(lines[4], "3 events.");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_list_json_prints_one_object_per_line_with_the_type_pattern_applied() {
     // Arrange
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
@@ -346,7 +346,7 @@ async fn events_list_json_prints_one_object_per_line_with_the_type_pattern_appli
     assert_eq!(events[0]["payload"]["n"], 1);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_list_all_follows_the_cursors_to_the_last_page() {
     // Arrange
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
@@ -392,7 +392,7 @@ async fn events_list_all_follows_the_cursors_to_the_last_page() {
     );
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_get_prints_the_event_for_people_and_its_json_round_trips() {
     // Arrange
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
@@ -437,7 +437,7 @@ async fn events_get_prints_the_event_for_people_and_its_json_round_trips() {
     assert_eq!(data, expected["data"]);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_list_with_a_bad_pattern_fails_with_the_servers_invalid_pattern() {
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
 
@@ -456,7 +456,7 @@ async fn events_list_with_a_bad_pattern_fails_with_the_servers_invalid_pattern()
     assert!(output.stdout.is_empty());
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_get_of_an_unknown_id_exits_1_saying_there_is_no_such_event() {
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
 
@@ -473,7 +473,7 @@ async fn events_get_of_an_unknown_id_exits_1_saying_there_is_no_such_event() {
     );
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_list_needs_a_token_where_tokens_are_required_and_says_how_to_give_one() {
     // Arrange
     let app = TestEnv::new(Db::Sqlite, Mode::Inline)

@@ -74,7 +74,7 @@ fn serve_command(env: &TestEnv) -> Command {
     command
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_herald_killed_mid_ingest_stores_every_event_exactly_once_after_it_restarts() {
     // Arrange
     let mut env = TestEnv::new(Db::Postgres, Mode::Redis).await;
@@ -121,7 +121,7 @@ async fn a_herald_killed_mid_ingest_stores_every_event_exactly_once_after_it_res
     assert!(app.all_dead_letters("").await.is_empty());
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_published_while_herald_is_down_are_taken_in_when_it_starts_again() {
     for db in [Db::Postgres, Db::Sqlite] {
         // Arrange: a clean first run, then a graceful stop.
@@ -157,7 +157,7 @@ async fn events_published_while_herald_is_down_are_taken_in_when_it_starts_again
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_inline_herald_killed_with_sigkill_restarts_on_its_database_and_every_accepted_event_is_readable()
  {
     for db in [Db::Sqlite, Db::Postgres] {
@@ -213,7 +213,7 @@ async fn an_inline_herald_killed_with_sigkill_restarts_on_its_database_and_every
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_second_inline_herald_on_the_same_database_is_refused_with_a_clear_message() {
     for db in [Db::Sqlite, Db::Postgres] {
         // Arrange

@@ -68,7 +68,7 @@ fn corpus() -> Vec<Value> {
     ]
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_are_listed_newest_first_and_every_filter_means_the_same_on_both_databases() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -134,7 +134,7 @@ async fn events_are_listed_newest_first_and_every_filter_means_the_same_on_both_
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_lax_path_looks_inside_arrays_and_descendants_on_both_databases() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -174,7 +174,7 @@ async fn a_lax_path_looks_inside_arrays_and_descendants_on_both_databases() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn pages_follow_each_other_through_the_cursor_without_gaps_or_overlap() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -214,7 +214,7 @@ async fn pages_follow_each_other_through_the_cursor_without_gaps_or_overlap() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_listed_event_carries_severity_links_derived_and_the_page_its_field_schema() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -260,7 +260,7 @@ async fn a_listed_event_carries_severity_links_derived_and_the_page_its_field_sc
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn every_malformed_query_parameter_is_a_400_naming_it() {
     for (db, mode) in DEPLOYMENTS {
         let app = TestEnv::new(db, mode).await.spawn().await;
@@ -323,7 +323,7 @@ async fn every_malformed_query_parameter_is_a_400_naming_it() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn stats_count_by_bucket_type_and_source_and_fill_empty_buckets() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -373,7 +373,7 @@ async fn stats_count_by_bucket_type_and_source_and_fill_empty_buckets() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_event_a_millisecond_before_the_hour_counts_in_the_bucket_it_happened_in() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange: one event at the last millisecond of 10:59, one at the first of 11:00.
@@ -417,7 +417,7 @@ async fn an_event_a_millisecond_before_the_hour_counts_in_the_bucket_it_happened
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn stats_refuse_an_unknown_bucket_and_spans_over_seven_days() {
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
     for (query, parameter) in [
@@ -437,7 +437,7 @@ async fn stats_refuse_an_unknown_bucket_and_spans_over_seven_days() {
     assert!(body["data"]["perBucket"].as_array().unwrap().len() >= 60);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_timeline_lists_a_correlation_ids_events_in_time_order() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange: published newest first, so time order differs from arrival order.
@@ -466,7 +466,7 @@ async fn a_timeline_lists_a_correlation_ids_events_in_time_order() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_query_that_runs_past_the_timeout_is_a_503_query_timeout() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange: many events with arrays to search, written straight into the table (volume, not ingest, is

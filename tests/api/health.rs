@@ -21,7 +21,7 @@ fn assert_queue_shape(q: &Value, mode: &str, case: &str) {
     );
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn event_health_shows_queues_source_metrics_a_manual_pause_and_the_configured_rate_limits() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -125,7 +125,7 @@ async fn event_health_shows_queues_source_metrics_a_manual_pause_and_the_configu
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn queue_health_lists_the_ingress_queue_and_the_deferral_backlog_with_depth_and_latency() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange: one evaluation a minute, so two of three events are deferred behind an automatic pause.

@@ -330,7 +330,7 @@ async fn postgres_parses(conn: &mut PgConnection, text: &str) -> bool {
         .is_ok()
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn herald_and_postgresql_agree_on_every_expression_over_every_payload() {
     // Arrange
     assert!(
@@ -373,7 +373,7 @@ async fn herald_and_postgresql_agree_on_every_expression_over_every_payload() {
     );
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn paths_postgresql_would_read_differently_are_refused_before_either_database_sees_them() {
     let mut conn = connect().await;
     for text in REFUSED_FOR_PARITY {
@@ -393,7 +393,7 @@ async fn paths_postgresql_would_read_differently_are_refused_before_either_datab
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn invalid_paths_are_refused_by_herald_and_by_postgresql() {
     let mut conn = connect().await;
     for text in INVALID {
@@ -405,7 +405,7 @@ async fn invalid_paths_are_refused_by_herald_and_by_postgresql() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_known_differences_are_still_what_the_module_documents() {
     let mut conn = connect().await;
 

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::helpers::{Db, Mode, PrivateRedis, TestEnv, envelope, eventually, free_port};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn herald_reports_unready_while_redis_is_down_and_resumes_ingest_when_it_returns() {
     // Arrange
     let port = free_port();

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::helpers::{DEPLOYMENTS, spawn_app};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn quotes_commas_newlines_backslashes_and_unicode_are_stored_as_sent() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange

@@ -55,7 +55,7 @@ fn sample_value(
         })
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_prometheus_endpoint_parses_and_carries_per_source_series_after_publishing() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -168,7 +168,7 @@ async fn the_prometheus_endpoint_parses_and_carries_per_source_series_after_publ
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn throttled_sources_and_their_backlog_appear_in_the_metrics() {
     // Arrange: one evaluation a minute, so two of three events are deferred.
     let mut env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
@@ -207,7 +207,7 @@ async fn throttled_sources_and_their_backlog_appear_in_the_metrics() {
     .await;
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_metrics_endpoint_needs_a_token_with_the_metrics_read_scope() {
     // Arrange
     let env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
@@ -295,7 +295,7 @@ async fn fake_collector() -> (u16, Arc<Mutex<Vec<Received>>>) {
     (port, received)
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn traces_are_exported_over_otlp_http_with_a_link_to_the_publishers_trace() {
     // Arrange: a collector, and Herald (the real binary) exporting to it.
     let (port, received) = fake_collector().await;

@@ -31,7 +31,7 @@ fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a
     headers.iter().map(|(n, v)| (*n, v.as_str())).collect()
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_binary_cloud_event_is_stored_with_its_json_body_as_payload() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -60,7 +60,7 @@ async fn a_binary_cloud_event_is_stored_with_its_json_body_as_payload() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_binary_body_that_is_not_json_is_kept_as_text_or_base64() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -109,7 +109,7 @@ async fn a_binary_body_that_is_not_json_is_kept_as_text_or_base64() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn each_binary_rule_is_a_400_naming_the_header() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange

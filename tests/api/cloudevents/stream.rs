@@ -6,7 +6,7 @@ use crate::helpers::{Db, Mode, eventually, spawn_app};
 
 use super::{assert_mapped, cloud_event, minimal_with};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_xadded_cloudevent_is_stored_mapped_and_a_bad_one_becomes_a_dead_letter_with_the_envelope_code()
  {
     for db in [Db::Postgres, Db::Sqlite] {

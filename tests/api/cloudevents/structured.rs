@@ -10,7 +10,7 @@ use super::{assert_mapped, cloud_event, minimal, minimal_with};
 const STRUCTURED: &str = "application/cloudevents+json";
 const BATCH: &str = "application/cloudevents-batch+json";
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_structured_cloud_event_is_stored_as_its_mapped_envelope() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -42,7 +42,7 @@ async fn a_structured_cloud_event_is_stored_as_its_mapped_envelope() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_cloud_events_batch_accepts_its_valid_events_and_reports_each_rejected_index() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -109,7 +109,7 @@ async fn a_cloud_events_batch_accepts_its_valid_events_and_reports_each_rejected
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_cloud_events_batch_has_the_limits_of_an_envelope_batch() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -156,7 +156,7 @@ async fn a_cloud_events_batch_has_the_limits_of_an_envelope_batch() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn each_structured_rule_is_a_400_with_its_code_naming_the_cloud_events_attribute() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange

@@ -24,7 +24,7 @@ async fn clock_past(letters: &[Value]) {
     .await;
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn invalid_stream_entries_are_listed_newest_first_with_their_reason_source_and_raw_entry() {
     for db in DATABASES {
         // Arrange
@@ -111,7 +111,7 @@ async fn invalid_stream_entries_are_listed_newest_first_with_their_reason_source
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn dead_letters_can_be_filtered_by_reason_and_source() {
     for db in DATABASES {
         // Arrange
@@ -166,7 +166,7 @@ async fn dead_letters_can_be_filtered_by_reason_and_source() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn dead_letters_can_be_filtered_by_received_time_as_a_date_or_an_rfc_3339_instant() {
     for db in DATABASES {
         // Arrange
@@ -223,7 +223,7 @@ async fn dead_letters_can_be_filtered_by_received_time_as_a_date_or_an_rfc_3339_
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_dead_letter_is_read_by_id_as_listed_and_an_unknown_id_is_not_found() {
     for db in DATABASES {
         // Arrange

@@ -9,7 +9,7 @@ use super::{
     stream_ids_where, xadd_all,
 };
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn cursor_pagination_visits_every_dead_letter_exactly_once() {
     for db in DATABASES {
         // Arrange
@@ -59,7 +59,7 @@ async fn cursor_pagination_visits_every_dead_letter_exactly_once() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_cursor_keeps_its_filters_when_paging_a_filtered_list() {
     for db in DATABASES {
         // Arrange
@@ -94,7 +94,7 @@ async fn a_cursor_keeps_its_filters_when_paging_a_filtered_list() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_tampered_malformed_or_reused_cursor_is_rejected_as_invalid_cursor() {
     for db in DATABASES {
         // Arrange

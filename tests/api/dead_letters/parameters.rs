@@ -18,7 +18,7 @@ async fn assert_bad_request(app: &TestApp, query: &str, code: &str, parameter: &
     );
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_bad_time_or_from_after_to_is_rejected_naming_the_parameter() {
     for db in DATABASES {
         // Arrange
@@ -64,7 +64,7 @@ async fn a_bad_time_or_from_after_to_is_rejected_naming_the_parameter() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn limit_takes_an_integer_from_1_to_200() {
     for db in DATABASES {
         // Arrange
@@ -94,7 +94,7 @@ async fn limit_takes_an_integer_from_1_to_200() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_unknown_or_repeated_query_parameter_is_rejected_naming_it() {
     for db in DATABASES {
         // Arrange

@@ -9,11 +9,13 @@ mod database;
 mod receiver;
 mod redis;
 mod sources;
+mod system;
 mod ws;
 
 pub use app::TestApp;
 pub use receiver::{Received, Receiver, Reply};
 pub use redis::{PrivateRedis, redis_client, xadd_pipelined};
+pub use system::TestSystem;
 pub use ws::{WsClient, WsEnd};
 
 use std::collections::HashMap;

@@ -6,7 +6,7 @@ use crate::helpers::{DEPLOYMENTS, envelope, spawn_app};
 
 use super::{assert_error, assert_still_serving, publish_a_survivor, with, without};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_batch_accepts_its_valid_envelopes_and_reports_each_rejected_index() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -51,7 +51,7 @@ async fn a_batch_accepts_its_valid_envelopes_and_reports_each_rejected_index() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_batch_holds_one_to_five_hundred_envelopes() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -85,7 +85,7 @@ async fn a_batch_holds_one_to_five_hundred_envelopes() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_batch_without_a_valid_envelope_is_rejected_listing_every_index() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -134,7 +134,7 @@ async fn a_batch_without_a_valid_envelope_is_rejected_listing_every_index() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_repeated_id_inside_one_batch_is_a_duplicate_or_a_conflict_by_content() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange

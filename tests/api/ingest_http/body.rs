@@ -6,7 +6,7 @@ use crate::helpers::{DEPLOYMENTS, TestApp, TestEnv, envelope, spawn_app};
 
 use super::{assert_error, assert_still_serving, publish_a_survivor, string_of_json_bytes};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_body_that_is_not_json_or_not_an_object_is_rejected_as_invalid_json() {
     let bodies = [
         ("malformed JSON", r#"{"type": "a.b", "source": "#),
@@ -75,7 +75,7 @@ async fn post_chunked(app: &TestApp, chunks: Vec<String>) -> (u16, Value) {
     .expect("the raw request")
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_body_over_max_body_bytes_is_refused_with_413_naming_the_limit() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -119,7 +119,7 @@ async fn a_body_over_max_body_bytes_is_refused_with_413_naming_the_limit() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_body_that_is_not_declared_json_is_refused_with_415() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange

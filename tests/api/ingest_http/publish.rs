@@ -6,7 +6,7 @@ use crate::helpers::{DEPLOYMENTS, envelope, spawn_app};
 
 use super::assert_error;
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_published_event_can_be_read_back_in_both_deployments() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -47,7 +47,7 @@ async fn a_published_event_can_be_read_back_in_both_deployments() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn re_sending_an_id_with_the_same_content_is_a_duplicate_and_different_content_is_a_conflict()
 {
     for (db, mode) in DEPLOYMENTS {
@@ -73,7 +73,7 @@ async fn re_sending_an_id_with_the_same_content_is_a_duplicate_and_different_con
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_unknown_route_or_event_id_answers_404_not_found_in_json() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange

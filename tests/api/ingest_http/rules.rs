@@ -28,7 +28,7 @@ fn workflow_with(key: &str, value: Value) -> Value {
     context
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn every_envelope_rule_rejects_a_single_envelope_with_its_code_and_field() {
     let in_six_minutes = (chrono::Utc::now() + chrono::TimeDelta::minutes(6))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -269,7 +269,7 @@ async fn every_envelope_rule_rejects_a_single_envelope_with_its_code_and_field()
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn envelopes_exactly_at_every_limit_are_accepted_and_stored() {
     let in_four_minutes = (chrono::Utc::now() + chrono::TimeDelta::minutes(4))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -343,7 +343,7 @@ async fn envelopes_exactly_at_every_limit_are_accepted_and_stored() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_configured_max_payload_bytes_is_the_payload_limit() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange

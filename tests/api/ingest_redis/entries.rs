@@ -39,7 +39,7 @@ impl BadEntry {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_xadded_envelope_is_stored_and_its_entry_acknowledged() {
     for db in DATABASES {
         // Arrange
@@ -63,7 +63,7 @@ async fn an_xadded_envelope_is_stored_and_its_entry_acknowledged() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_envelope_without_an_id_gets_the_id_derived_from_its_stream_entry() {
     for db in DATABASES {
         // Arrange
@@ -92,7 +92,7 @@ async fn an_envelope_without_an_id_gets_the_id_derived_from_its_stream_entry() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn each_invalid_stream_entry_becomes_a_dead_letter_with_its_reason_and_is_acknowledged() {
     for db in DATABASES {
         // Arrange
@@ -170,7 +170,7 @@ async fn each_invalid_stream_entry_becomes_a_dead_letter_with_its_reason_and_is_
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_batch_with_some_invalid_entries_stores_the_valid_ones_and_dead_letters_the_rest() {
     for db in DATABASES {
         // Arrange: 20 entries, every 4th invalid, added in one MULTI so that one read takes them all.
@@ -225,7 +225,7 @@ async fn a_batch_with_some_invalid_entries_stores_the_valid_ones_and_dead_letter
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_id_re_used_with_different_content_becomes_an_id_conflict_dead_letter_and_the_first_content_stays()
  {
     // Arrange
@@ -254,7 +254,7 @@ async fn an_id_re_used_with_different_content_becomes_an_id_conflict_dead_letter
     nothing_pending_eventually(&app).await;
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_id_re_used_with_the_same_content_is_stored_once_without_a_dead_letter() {
     for db in DATABASES {
         // Arrange
@@ -293,7 +293,7 @@ async fn an_id_re_used_with_the_same_content_is_stored_once_without_a_dead_lette
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn events_xadded_before_heralds_first_start_are_taken_in_when_it_starts() {
     for db in DATABASES {
         // Arrange: the stream exists, Herald's group does not.
@@ -317,7 +317,7 @@ async fn events_xadded_before_heralds_first_start_are_taken_in_when_it_starts() 
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_event_posted_over_http_in_redis_mode_travels_through_the_stream_and_is_stored() {
     for db in DATABASES {
         // Arrange

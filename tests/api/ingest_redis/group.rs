@@ -39,7 +39,7 @@ async fn delivery_counts(redis: &fred::clients::Client, env: &TestEnv) -> Vec<(S
         .collect()
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_entry_delivered_more_than_five_times_becomes_a_poison_dead_letter() {
     // Arrange: a ghost consumer has had the entry delivered five times and never acknowledged it.
     let mut env = TestEnv::new(Db::Postgres, Mode::Redis).await;
@@ -96,7 +96,7 @@ async fn an_entry_delivered_more_than_five_times_becomes_a_poison_dead_letter() 
     assert_eq!(app.env.stored_count().await, 0);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn entries_left_pending_by_a_dead_consumer_are_reclaimed_and_stored() {
     // Arrange: a consumer read five entries and died without acknowledging them.
     let mut env = TestEnv::new(Db::Postgres, Mode::Redis).await;
@@ -124,7 +124,7 @@ async fn entries_left_pending_by_a_dead_consumer_are_reclaimed_and_stored() {
     assert!(app.all_dead_letters("").await.is_empty());
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn two_instances_sharing_the_group_store_each_event_exactly_once() {
     // Arrange
     let env = TestEnv::new(Db::Postgres, Mode::Redis).await;
@@ -155,7 +155,7 @@ async fn two_instances_sharing_the_group_store_each_event_exactly_once() {
     assert_eq!(consumers.len(), 2, "both instances read through the group");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_stream_is_trimmed_to_about_maxlen_entries_once_they_are_stored() {
     // Arrange
     let mut env = TestEnv::new(Db::Postgres, Mode::Redis).await;
@@ -185,7 +185,7 @@ async fn the_stream_is_trimmed_to_about_maxlen_entries_once_they_are_stored() {
     assert!(len >= 1000, "trimmed below HERALD_STREAM_MAXLEN: {len}");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn trimming_never_removes_an_entry_still_pending_in_the_group() {
     // Arrange: 1,500 entries another consumer read and acknowledged, then 5 that a ghost consumer read and never
     // acknowledged, then 1,500 new ones for Herald.

@@ -23,7 +23,7 @@ fn routes(slug: &str) -> Vec<(Method, String, Option<Value>)> {
     ]
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn another_subjects_private_view_is_not_found_on_every_route() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -50,7 +50,7 @@ async fn another_subjects_private_view_is_not_found_on_every_route() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_shared_view_is_read_only_to_others_and_theirs_to_apply() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -138,7 +138,7 @@ async fn a_shared_view_is_read_only_to_others_and_theirs_to_apply() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn saved_views_need_events_read() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;

@@ -21,7 +21,7 @@ fn time(v: &Value) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn analytics_count_matching_events_of_the_last_15_minutes_and_their_errors() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -105,7 +105,7 @@ async fn analytics_count_matching_events_of_the_last_15_minutes_and_their_errors
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn apply_counts_every_use_and_answers_the_view_with_its_analytics() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;

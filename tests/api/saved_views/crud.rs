@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{ALICE, BOB, call, create, spawn};
 use crate::helpers::DEPLOYMENTS;
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_view_is_created_read_renamed_and_deleted_by_its_owner() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -99,7 +99,7 @@ async fn a_view_is_created_read_renamed_and_deleted_by_its_owner() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn colliding_names_get_numbered_slugs_and_odd_names_still_make_one() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;
@@ -131,7 +131,7 @@ async fn colliding_names_get_numbered_slugs_and_odd_names_still_make_one() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_list_holds_own_and_shared_views_newest_first_by_cursor() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{ALICE, call, create, spawn};
 use crate::helpers::DEPLOYMENTS;
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn bad_filters_and_fields_are_400_naming_the_field() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn(db, mode).await;

@@ -12,7 +12,7 @@ fn good_order() -> Value {
     json!({"orderId": "o-1", "lines": [{"sku": "a-1"}]})
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn over_http_a_valid_payload_is_stored_with_its_schema_version_and_an_invalid_one_is_400() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");
@@ -53,7 +53,7 @@ async fn over_http_a_valid_payload_is_stored_with_its_schema_version_and_an_inva
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn in_a_batch_only_the_envelopes_that_fail_their_schema_are_rejected() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");
@@ -97,7 +97,7 @@ async fn in_a_batch_only_the_envelopes_that_fail_their_schema_are_rejected() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn over_the_stream_a_failing_payload_is_a_dead_letter_and_a_passing_one_records_its_version()
 {
     for db in [Db::Postgres, Db::Sqlite] {
@@ -126,7 +126,7 @@ async fn over_the_stream_a_failing_payload_is_a_dead_letter_and_a_passing_one_re
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn with_require_schemas_a_type_without_one_is_refused_at_both_ways_in() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");
@@ -165,7 +165,7 @@ async fn with_require_schemas_a_type_without_one_is_refused_at_both_ways_in() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn without_require_schemas_every_type_without_one_is_accepted() {
     // The default, stated once more as a test: turning the requirement off must not be the same as on.
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::{event, order_schema, register};
 use crate::helpers::{Db, Mode, TestEnv, eventually};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_schema_registered_on_one_instance_is_enforced_by_another() {
     // Arrange: two instances on one PostgreSQL and one Redis.
     let env = TestEnv::new(Db::Postgres, Mode::Redis).await;
@@ -49,7 +49,7 @@ async fn a_schema_registered_on_one_instance_is_enforced_by_another() {
     assert_eq!(a.stored_event("x-ok").await["schemaVersion"], 1);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn concurrent_registrations_on_two_instances_each_get_a_version_of_their_own() {
     // Arrange
     let env = TestEnv::new(Db::Postgres, Mode::Redis).await;

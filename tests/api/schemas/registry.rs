@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{order_schema, put_raw, put_schema, register};
 use crate::helpers::{DEPLOYMENTS, TestEnv, spawn_app};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_schema_is_versioned_identical_re_registration_is_200_and_a_change_is_version_2() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");
@@ -63,7 +63,7 @@ async fn a_schema_is_versioned_identical_re_registration_is_200_and_a_change_is_
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_list_names_each_type_with_its_active_version_in_pages() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");
@@ -117,7 +117,7 @@ async fn the_list_names_each_type_with_its_active_version_in_pages() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_type_without_a_schema_is_404_and_a_bad_type_is_400() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");
@@ -150,7 +150,7 @@ async fn a_type_without_a_schema_is_404_and_a_bad_type_is_400() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_schema_that_does_not_compile_is_400_invalid_schema_with_the_validators_message() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");
@@ -186,7 +186,7 @@ async fn a_schema_that_does_not_compile_is_400_invalid_schema_with_the_validator
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_schema_over_256_kib_is_413_and_one_of_exactly_256_kib_is_stored() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");
@@ -205,7 +205,7 @@ async fn a_schema_over_256_kib_is_413_and_one_of_exactly_256_kib_is_stored() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn registering_needs_schemas_write_and_reading_needs_events_read() {
     for (db, mode) in DEPLOYMENTS {
         let case = format!("{db:?}/{mode:?}");

@@ -68,7 +68,7 @@ fn load_cases() -> (Vec<(String, Value)>, Vec<Case>, usize) {
     (schemas, cases, skipped)
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_json_schema_test_suite_cases_are_stored_when_valid_and_refused_when_not() {
     // Arrange
     let (schemas, cases, skipped) = load_cases();

@@ -78,7 +78,7 @@ async fn sent_orders(app: &TestApp) -> Vec<u64> {
     orders
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn committed_events_are_relayed_in_order_and_rolled_back_ones_never() {
     for (db, mode) in RELAYS {
         let case = format!("{db:?}/{mode:?}");
@@ -120,7 +120,7 @@ async fn committed_events_are_relayed_in_order_and_rolled_back_ones_never() {
     }
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_relay_that_cannot_send_keeps_the_row_first_in_line_and_records_why() {
     let env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
     let dir = tempfile::tempdir().unwrap();
@@ -142,7 +142,7 @@ async fn a_relay_that_cannot_send_keeps_the_row_first_in_line_and_records_why() 
     );
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_event_herald_refuses_stops_the_relay_at_that_row_with_the_reason() {
     let env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
     let app = env.spawn().await;
@@ -189,7 +189,7 @@ async fn an_event_herald_refuses_stops_the_relay_at_that_row_with_the_reason() {
     );
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_relay_killed_mid_drain_loses_nothing_and_doubles_nothing() {
     const EVENTS: u64 = 1000;
     for (db, mode) in RELAYS {

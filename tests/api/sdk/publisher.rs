@@ -10,7 +10,7 @@ use crate::helpers::{
     DEPLOYMENTS, Db, Mode, TestEnv, eventually, free_port, spawn_app, token_registry,
 };
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn every_transport_publishes_an_event_that_is_stored_once_even_when_sent_again() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_app(db, mode).await;
@@ -41,7 +41,7 @@ async fn every_transport_publishes_an_event_that_is_stored_once_even_when_sent_a
     }
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_invalid_envelope_is_a_typed_error_before_any_io() {
     // Nothing listens on this port: a validation error proves no request was tried.
     let publisher =
@@ -56,7 +56,7 @@ async fn an_invalid_envelope_is_a_typed_error_before_any_io() {
     }
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_server_that_cannot_be_reached_is_a_transport_error_after_three_tries() {
     let publisher =
         EventPublisher::http(&format!("http://127.0.0.1:{}", free_port()), None).unwrap();
@@ -72,7 +72,7 @@ async fn a_server_that_cannot_be_reached_is_a_transport_error_after_three_tries(
     );
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn refusals_are_typed_and_not_retried() {
     for (db, mode) in [(Db::Sqlite, Mode::Inline), (Db::Postgres, Mode::Redis)] {
         let env = TestEnv::new(db, mode).await;
@@ -135,7 +135,7 @@ async fn refusals_are_typed_and_not_retried() {
     }
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_workflow_context_of_the_task_reaches_the_stored_event() {
     for (db, mode) in [(Db::Sqlite, Mode::Inline), (Db::Postgres, Mode::Redis)] {
         let app = spawn_app(db, mode).await;

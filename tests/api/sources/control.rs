@@ -10,7 +10,7 @@ use crate::helpers::{DEPLOYMENTS, Db, Mode, TestEnv, eventually, spawn_app, toke
 
 use super::{data, event, view_when};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn pauses_are_announced_to_every_websocket_session_whatever_its_filters() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange: a session that only wants another source's events.
@@ -71,7 +71,7 @@ async fn pauses_are_announced_to_every_websocket_session_whatever_its_filters() 
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_on_call_pause_and_resume_record_actor_and_reason_and_are_idempotent() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -228,7 +228,7 @@ async fn an_on_call_pause_and_resume_record_actor_and_reason_and_are_idempotent(
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_pause_made_on_one_instance_holds_on_another_within_a_second() {
     // Arrange: two instances sharing PostgreSQL and Redis, each with a live limiter for the source.
     let env = TestEnv::new(Db::Postgres, Mode::Redis).await;
@@ -300,7 +300,7 @@ async fn a_pause_made_on_one_instance_holds_on_another_within_a_second() {
     a.delete_stream().await;
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn every_malformed_source_control_is_refused_naming_the_field() {
     // Arrange
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;

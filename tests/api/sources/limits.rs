@@ -31,7 +31,7 @@ impl Drop for Serving {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_limited_sources_events_are_stored_at_once_while_only_their_evaluation_waits() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange: 3 per second; the fourth event pauses the source's evaluation for 2 s.
@@ -108,7 +108,7 @@ async fn a_limited_sources_events_are_stored_at_once_while_only_their_evaluation
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_restart_mid_pause_releases_every_deferred_event_exactly_once() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange: one source paused by its rate limit, one by hand, each with 3 deferred evaluations.
@@ -157,7 +157,7 @@ async fn a_restart_mid_pause_releases_every_deferred_event_exactly_once() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn discarding_a_backlog_drops_the_deferred_evaluations_and_counts_them_as_dropped() {
     for (db, mode) in DEPLOYMENTS {
         // Arrange
@@ -205,7 +205,7 @@ async fn discarding_a_backlog_drops_the_deferred_evaluations_and_counts_them_as_
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_malformed_rate_limit_configuration_stops_herald_serve_naming_the_entry() {
     let cases = [
         ("[{", "not valid JSON"),

@@ -6,7 +6,7 @@ use crate::helpers::{Db, Mode, TestEnv, spawn_app};
 
 use super::{data, event, view_when};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_source_history_needs_a_valid_source_and_refuses_a_cursor_of_another_source() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     app.pause_source(&json!({ "source": "a.api", "reason": "r1" }))
@@ -47,7 +47,7 @@ async fn the_source_history_needs_a_valid_source_and_refuses_a_cursor_of_another
     assert_eq!(body["error"]["code"], "invalid_cursor", "{body}");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_source_list_pages_by_name_and_refuses_bad_parameters() {
     // Arrange
     let app = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
@@ -93,7 +93,7 @@ async fn the_source_list_pages_by_name_and_refuses_bad_parameters() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn dead_letters_count_as_failures_of_their_source() {
     for db in [Db::Sqlite, Db::Postgres] {
         // Arrange

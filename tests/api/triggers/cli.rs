@@ -20,7 +20,7 @@ async fn herald(args: &[&str], url: &str, token: &str) -> (bool, String, String)
     )
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn triggers_are_created_listed_paused_and_resumed_from_the_command_line() {
     let app = super::spawn_on(&env(Db::Sqlite, Mode::Inline).await).await;
     let url = app.address.clone();

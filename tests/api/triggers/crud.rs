@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{OPERATOR, READER, WRITER, call, create_webhook, env, spawn_on};
 use crate::helpers::DEPLOYMENTS;
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_trigger_is_created_read_listed_patched_and_deleted_with_its_history() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_on(&env(db, mode).await).await;
@@ -119,7 +119,7 @@ async fn a_trigger_is_created_read_listed_patched_and_deleted_with_its_history()
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn an_invalid_definition_is_refused_naming_the_field_and_code() {
     let app = spawn_on(&env(crate::helpers::Db::Sqlite, crate::helpers::Mode::Inline).await).await;
     let base = json!({"name": "n", "eventType": "a.b", "target": {"kind": "webhook", "url": "http://127.0.0.1:9/"}});
@@ -195,7 +195,7 @@ async fn an_invalid_definition_is_refused_naming_the_field_and_code() {
     assert_eq!(answer["data"]["triggers"], json!([]), "nothing was stored");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn each_route_needs_its_scope() {
     let app = spawn_on(&env(crate::helpers::Db::Sqlite, crate::helpers::Mode::Inline).await).await;
     let body = json!({"name": "n", "eventType": "a.b", "target": {"kind": "webhook", "url": "http://127.0.0.1:9/"}});

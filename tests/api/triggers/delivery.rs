@@ -12,7 +12,7 @@ use super::{
 };
 use crate::helpers::{DEPLOYMENTS, Receiver, Reply, eventually};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_matching_event_is_posted_signed_and_recorded_delivered_and_others_filtered() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_on(&env(db, mode).await).await;
@@ -73,7 +73,7 @@ async fn a_matching_event_is_posted_signed_and_recorded_delivered_and_others_fil
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_failing_receiver_is_retried_until_it_answers_and_each_attempt_is_kept() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_on(&env(db, mode).await).await;
@@ -112,7 +112,7 @@ async fn a_failing_receiver_is_retried_until_it_answers_and_each_attempt_is_kept
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn refusals_redirects_timeouts_and_exhausted_retries_fail_and_can_be_retried_by_hand() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_on(&env(db, mode).await).await;
@@ -211,7 +211,7 @@ async fn refusals_redirects_timeouts_and_exhausted_retries_fail_and_can_be_retri
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn duplicate_keys_are_skipped_expired_events_are_not_delivered_and_cancel_stops_a_retry() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_on(&env(db, mode).await).await;

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{OPERATOR, call, create_webhook, env, publish, spawn_on, wait_for};
 use crate::helpers::{Db, Mode, Receiver, Reply, TestApp, eventually};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_pause_made_on_one_instance_holds_on_the_other_and_the_throttle_counts_across_both() {
     let env = env(Db::Postgres, Mode::Redis).await;
     let a = spawn_on(&env).await;
@@ -131,7 +131,7 @@ async fn lease_holder(app: &TestApp) -> bool {
     health["data"]["queues"]["triggers"]["consumers"] == 1
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn deliveries_in_flight_at_a_killed_instance_are_made_by_the_other() {
     let env = env(Db::Postgres, Mode::Redis).await;
     let (first, a) = env.spawn_process().await;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{OPERATOR, WRITER, call, create_webhook, env, publish, spawn_on, wait_for};
 use crate::helpers::{Db, Mode, Receiver, Reply};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn operators_see_trigger_frames_the_events_deliveries_and_trigger_health() {
     for (db, mode) in [(Db::Sqlite, Mode::Inline), (Db::Postgres, Mode::Redis)] {
         let mut app = spawn_on(&env(db, mode).await).await;
@@ -115,7 +115,7 @@ async fn operators_see_trigger_frames_the_events_deliveries_and_trigger_health()
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_workflow_target_records_a_run_request_on_its_stream_or_as_a_frame() {
     for (db, mode) in [(Db::Sqlite, Mode::Inline), (Db::Postgres, Mode::Redis)] {
         let mut app = spawn_on(&env(db, mode).await).await;

@@ -8,7 +8,7 @@ use crate::helpers::{DEPLOYMENTS, Db, Mode, spawn_app};
 
 use super::{event, ids_until};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn subscribe_filters_events_by_type_source_severity_and_json_path_in_both_deployments() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_app(db, mode).await;
@@ -80,7 +80,7 @@ async fn subscribe_filters_events_by_type_source_severity_and_json_path_in_both_
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_new_subscribe_replaces_the_previous_filters() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app
@@ -100,7 +100,7 @@ async fn a_new_subscribe_replaces_the_previous_filters() {
     assert_eq!(ids_until(&mut client, "s-1").await, ["s-1"]);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_bad_filter_gets_an_error_frame_naming_it_and_keeps_the_previous_subscription() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app

@@ -7,7 +7,7 @@ use crate::helpers::{Db, Mode, WsEnd, spawn_app};
 
 use super::{event, sequence_of};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_session_that_never_subscribes_receives_every_event() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app.ws_connect().await;
@@ -32,7 +32,7 @@ async fn a_session_that_never_subscribes_receives_every_event() {
     assert!(sequence_of(&events[1]) > sequence_of(&events[0]));
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn event_frames_carry_the_view_and_when_they_were_emitted_and_derived_events_get_a_typed_frame()
  {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
@@ -67,7 +67,7 @@ async fn event_frames_carry_the_view_and_when_they_were_emitted_and_derived_even
     );
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn ping_is_answered_with_pong_in_both_forms() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app.ws_connect().await;
@@ -78,7 +78,7 @@ async fn ping_is_answered_with_pong_in_both_forms() {
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn malformed_frames_get_an_error_frame_and_the_session_keeps_working() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app.ws_connect().await;
@@ -137,7 +137,7 @@ async fn malformed_frames_get_an_error_frame_and_the_session_keeps_working() {
     assert_eq!(client.next_json().await["type"], "pong");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_frame_over_64_kib_closes_the_session_with_1009() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app.ws_connect().await;
@@ -165,7 +165,7 @@ async fn a_frame_over_64_kib_closes_the_session_with_1009() {
     assert_eq!(app.get("/readyz").await.status(), 200);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_frame_declaring_more_than_64_kib_is_refused_at_its_header_without_waiting_for_it() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app.ws_connect().await;

@@ -6,7 +6,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
 use crate::helpers::{Db, Mode, TestEnv, spawn_app, token_registry};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn connecting_is_acknowledged_with_a_session_id_and_the_time() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
 
@@ -30,7 +30,7 @@ async fn connecting_is_acknowledged_with_a_session_id_and_the_time() {
     );
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_handshake_needs_a_token_with_events_read() {
     let env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
     let app = env
@@ -92,7 +92,7 @@ async fn the_handshake_needs_a_token_with_events_read() {
     assert_eq!(client.next_json().await["type"], "connection.ack");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_browser_can_send_its_token_as_a_subprotocol_and_the_server_selects_herald_v1() {
     let env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
     let registry = TokenRegistry::from_tokens(&[

@@ -6,7 +6,7 @@ use crate::helpers::{Db, Mode, WsEnd, spawn_app};
 
 use super::{event, ids_until, sequence_of, stored_sequences};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_client_that_stops_reading_gets_a_lagged_frame_and_the_server_stays_healthy() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut stuck = app.ws_connect().await;
@@ -90,7 +90,7 @@ async fn a_client_that_stops_reading_gets_a_lagged_frame_and_the_server_stays_he
     assert_eq!(ids_until(&mut stuck, "after-lag").await, expected);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn shutdown_closes_sessions_with_1001() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app.ws_connect().await;

@@ -9,7 +9,7 @@ use crate::helpers::{Db, Mode, PrivateRedis, TestEnv, WsClient, eventually, free
 
 use super::event;
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn clients_on_two_instances_sharing_redis_each_receive_every_event_exactly_once() {
     let env = TestEnv::new(Db::Postgres, Mode::Redis).await;
     let a = env.spawn().await;
@@ -69,7 +69,7 @@ async fn receives(client: &mut WsClient, id: &str, within: std::time::Duration) 
     .is_ok()
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn after_a_redis_restart_the_relay_subscribes_again_and_clients_get_the_other_instances_events()
  {
     // Arrange: two instances on a Redis of the test's own, a client on B.

@@ -6,7 +6,7 @@ use crate::helpers::{DEPLOYMENTS, Db, Mode, eventually, spawn_app};
 
 use super::{event, ids_until, sequence_of, stored_sequences};
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn since_resumes_without_gap_or_duplicate_while_events_keep_arriving_in_both_deployments() {
     for (db, mode) in DEPLOYMENTS {
         let app = spawn_app(db, mode).await;
@@ -96,7 +96,7 @@ async fn since_resumes_without_gap_or_duplicate_while_events_keep_arriving_in_bo
     }
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn since_with_filters_sends_only_matching_stored_events() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     app.publish_ok(&[
@@ -119,7 +119,7 @@ async fn since_with_filters_sends_only_matching_stored_events() {
     assert_eq!(ids_until(&mut client, "m-3").await, ["m-1", "m-2", "m-3"]);
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_since_more_than_10000_events_back_is_refused_as_since_too_old() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     for batch in 0..21 {
@@ -174,7 +174,7 @@ async fn a_since_more_than_10000_events_back_is_refused_as_since_too_old() {
     assert_eq!(client.next_json().await["type"], "subscribed");
 }
 
-#[actix_web::test]
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn a_since_that_is_not_a_sequence_is_an_invalid_parameter() {
     let app = spawn_app(Db::Sqlite, Mode::Inline).await;
     let mut client = app.ws_connect().await;
