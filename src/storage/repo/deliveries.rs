@@ -12,10 +12,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
+use super::delivery_pg;
 use super::rows::event_from_model;
 use super::trigger_rows::{attempt_row, delivery_from_model, delivery_row};
 use crate::domain::StoredEvent;
@@ -29,8 +30,11 @@ use crate::trigger::{AttemptResult, Delivery, DeliveryStatus, NewDelivery};
 /// Rows per `INSERT`: 16 columns each stays under SQLite's 32,766 bound parameters.
 const INSERT_CHUNK: usize = 1_000;
 
+/// Deliveries per SQLite `UPDATE` in [`DeliveriesRepo::finish`] (7 parameters each).
+const FINISH_CHUNK: usize = 1_000;
+
 /// The statuses the worker picks up when due.
-const WAITING: [DeliveryStatus; 4] = [
+pub(super) const WAITING: [DeliveryStatus; 4] = [
     DeliveryStatus::Pending,
     DeliveryStatus::Held,
     DeliveryStatus::Throttled,
@@ -48,6 +52,14 @@ impl<'a> DeliveriesRepo<'a> {
         DeliveriesRepo { write }
     }
 
+    fn is_postgres(&self) -> bool {
+        self.write.get_database_backend() == DbBackend::Postgres
+    }
+
+    fn pg(&self) -> &sqlx::PgPool {
+        self.write.get_postgres_connection_pool()
+    }
+
     /// Records a batch of outcomes in one transaction. A `pending` row whose idempotency key the trigger has
     /// seen before (on a delivery that was not filtered, expired, skipped or cancelled), or earlier in this batch,
     /// is recorded `skipped`. A pair already recorded stays as it is.
@@ -63,12 +75,13 @@ impl<'a> DeliveriesRepo<'a> {
         if rows.is_empty() {
             return Ok(());
         }
-        let txn = self.write.begin().await?;
         let keyed: Vec<(String, String)> = rows
             .iter()
             .filter(|r| r.status == DeliveryStatus::Pending)
             .filter_map(|r| Some((r.trigger_id.clone(), r.idempotency_key.clone()?)))
             .collect();
+        // The evaluation writer is the only writer of an instance, and several instances do not serialise on
+        // keys either way: the look-up need not share the insert's transaction.
         if !keyed.is_empty() {
             let mut seen: HashSet<(String, String)> = HashSet::new();
             let mut by_trigger: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -88,7 +101,7 @@ impl<'a> DeliveriesRepo<'a> {
                         DeliveryStatus::Cancelled.as_str(),
                     ]))
                     .into_tuple()
-                    .all(&txn)
+                    .all(self.write)
                     .await?;
                 seen.extend(found.into_iter().flatten().map(|k| (trigger.to_owned(), k)));
             }
@@ -103,6 +116,11 @@ impl<'a> DeliveriesRepo<'a> {
                 }
             }
         }
+        if self.is_postgres() {
+            // One statement, atomic by itself.
+            return delivery_pg::record(self.pg(), &rows, now).await;
+        }
+        let txn = self.write.begin().await?;
         for chunk in rows.chunks(INSERT_CHUNK) {
             deliveries::Entity::insert_many(chunk.iter().map(|r| delivery_row(r, now)))
                 .on_conflict(
@@ -215,32 +233,28 @@ impl<'a> DeliveriesRepo<'a> {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
-        let txn = self.write.begin().await?;
-        let waiting: Vec<String> = deliveries::Entity::find()
-            .select_only()
-            .column(deliveries::Column::Id)
-            .filter(deliveries::Column::Id.is_in(ids))
-            .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        if !waiting.is_empty() {
-            deliveries::Entity::update_many()
-                .col_expr(
-                    deliveries::Column::Status,
-                    Expr::value(DeliveryStatus::Delivering.as_str()),
-                )
-                .col_expr(
-                    deliveries::Column::Attempts,
-                    sea_orm::sea_query::ExprTrait::add(Expr::col(deliveries::Column::Attempts), 1),
-                )
-                .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
-                .filter(deliveries::Column::Id.is_in(waiting.iter().map(String::as_str)))
-                .exec(&txn)
-                .await?;
+        if self.is_postgres() {
+            return Ok(delivery_pg::claim(self.pg(), ids, now)
+                .await?
+                .into_iter()
+                .collect());
         }
-        txn.commit().await?;
-        Ok(waiting.into_iter().collect())
+        // One statement: the rows that still wait are the rows it changed.
+        let claimed = deliveries::Entity::update_many()
+            .col_expr(
+                deliveries::Column::Status,
+                Expr::value(DeliveryStatus::Delivering.as_str()),
+            )
+            .col_expr(
+                deliveries::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(deliveries::Column::Attempts), 1),
+            )
+            .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+            .filter(deliveries::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
+            .exec_with_returning(self.write)
+            .await?;
+        Ok(claimed.into_iter().map(|m| m.id).collect())
     }
 
     /// Sets `ids` to `status` (`held`, `throttled`, `expired`) with `next_attempt_at`, if they still wait.
@@ -327,30 +341,15 @@ impl<'a> DeliveriesRepo<'a> {
         if results.is_empty() {
             return Ok(());
         }
+        if self.is_postgres() {
+            return delivery_pg::finish(self.pg(), trigger_id, results).await;
+        }
         let txn = self.write.begin().await?;
         attempts::Entity::insert_many(results.iter().map(|r| attempt_row(trigger_id, &r.attempt)))
             .exec_without_returning(&txn)
             .await?;
-        for r in results {
-            let a = &r.attempt;
-            let delivered_at = (r.status == DeliveryStatus::Delivered).then_some(a.finished_at);
-            deliveries::Entity::update_many()
-                .col_expr(deliveries::Column::Status, Expr::value(r.status.as_str()))
-                .col_expr(
-                    deliveries::Column::NextAttemptAt,
-                    Expr::value(r.next_attempt_at),
-                )
-                .col_expr(
-                    deliveries::Column::LastStatusCode,
-                    Expr::value(a.status_code),
-                )
-                .col_expr(deliveries::Column::LastError, Expr::value(a.error.clone()))
-                .col_expr(deliveries::Column::DeliveredAt, Expr::value(delivered_at))
-                .col_expr(deliveries::Column::UpdatedAt, Expr::value(a.finished_at))
-                .filter(deliveries::Column::Id.eq(a.delivery_id.as_str()))
-                .filter(deliveries::Column::Status.eq(DeliveryStatus::Delivering.as_str()))
-                .exec(&txn)
-                .await?;
+        for chunk in results.chunks(FINISH_CHUNK) {
+            txn.execute_raw(finish_statement(chunk)).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -481,4 +480,35 @@ pub enum Pick<'a> {
         /// Recorded at or before.
         to: Option<DateTime<Utc>>,
     },
+}
+
+/// SQLite's [`DeliveriesRepo::finish`]: one `UPDATE` giving each delivery of `results` its new status, from a
+/// `VALUES` list joined on the id (PostgreSQL's is `delivery_pg::FINISH`). Only rows still `delivering` change
+/// (an operator's cancel meanwhile stands).
+fn finish_statement(results: &[AttemptResult]) -> Statement {
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(results.len() * 7);
+    for r in results {
+        let a = &r.attempt;
+        values.extend([
+            a.delivery_id.clone().into(),
+            r.status.as_str().into(),
+            r.next_attempt_at.into(),
+            a.status_code.into(),
+            a.error.clone().into(),
+            (r.status == DeliveryStatus::Delivered)
+                .then_some(a.finished_at)
+                .into(),
+            a.finished_at.into(),
+        ]);
+    }
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; results.len()].join(", ");
+    let sql = format!(
+        "WITH v (id, status, next_attempt_at, last_status_code, last_error, delivered_at, updated_at) AS \
+         (VALUES {rows}) \
+         UPDATE event_trigger_deliveries SET status = v.status, next_attempt_at = v.next_attempt_at, \
+         last_status_code = v.last_status_code, last_error = v.last_error, delivered_at = v.delivered_at, \
+         updated_at = v.updated_at \
+         FROM v WHERE event_trigger_deliveries.id = v.id AND event_trigger_deliveries.status = 'delivering'"
+    );
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }

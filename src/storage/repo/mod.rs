@@ -11,6 +11,7 @@ mod controls;
 pub mod dead_letters;
 pub mod deliveries;
 pub mod delivery_history;
+mod delivery_pg;
 pub mod delivery_stats;
 pub mod encoded;
 pub mod evaluation_marks;
