@@ -493,6 +493,11 @@ impl Handler<AttemptEnded> for TriggerActor {
             self.persist(change, ctx);
         }
         self.finished.push((result, msg.delivery));
+        self.gate.finish();
         self.record(ctx);
+        // A slot is free: when work waits in storage, read it; when not, the next is a `FreshDeliveries`.
+        if !self.caught_up {
+            self.pump(ctx);
+        }
     }
 }

@@ -79,15 +79,16 @@ impl TriggerDirectory {
     }
 
     /// Reads the catalog version and, when it moved, every trigger's versions and the changed triggers; installs
-    /// them; wakes the actors of triggers with `pending` rows recorded elsewhere (when this instance delivers).
+    /// them. When this instance delivers, also wakes the actors of triggers with `pending` rows recorded elsewhere.
     pub(super) fn poll(&mut self, ctx: &mut Context<Self>) {
+        if self.owner {
+            self.wake_recorded_elsewhere(ctx);
+        }
         if self.polling {
             return;
         }
         self.polling = true;
         let storage = self.storage.clone();
-        let since = self.pending_seen_at;
-        let owner = self.owner;
         let known_logs = (self.catalog_version, self.state_log_version);
         let read = async move {
             let started = Utc::now();
@@ -102,18 +103,10 @@ impl TriggerDirectory {
             } else {
                 Some(storage.triggers().versions().await?)
             };
-            let woken = if owner {
-                storage
-                    .deliveries()
-                    .triggers_with_pending_since(since)
-                    .await?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, StorageError>((started, logs, versions, woken))
+            Ok::<_, StorageError>((started, logs, versions))
         };
         ctx.spawn(read.into_actor(self).map(|read, d, ctx| {
-            let (started, logs, versions, woken) = match read {
+            let (started, logs, versions) = match read {
                 Ok(read) => read,
                 Err(e) => {
                     d.polling = false;
@@ -122,13 +115,6 @@ impl TriggerDirectory {
                     return;
                 }
             };
-            // Rows recorded up to a second ago may still be committing elsewhere: look back a little.
-            d.pending_seen_at = started - chrono::TimeDelta::seconds(1);
-            for id in woken {
-                if let Some(entry) = d.entries.get(id.as_str()) {
-                    entry.addr.do_send(Wake);
-                }
-            }
             let Some(versions) = versions else {
                 d.polling = false;
                 d.fresh_as_of = d.fresh_as_of.max(started);
@@ -151,6 +137,43 @@ impl TriggerDirectory {
                 .map(|(id, _)| id)
                 .collect();
             d.install_changed(changed, started, logs, ctx);
+        }));
+    }
+
+    /// Wakes the actors of triggers with `pending` rows recorded since the last look (by another instance; this
+    /// one hands its own over). A read of its own, so that the catalog check that evaluation waits on never
+    /// queues behind it.
+    fn wake_recorded_elsewhere(&mut self, ctx: &mut Context<Self>) {
+        if self.waking {
+            return;
+        }
+        self.waking = true;
+        let storage = self.storage.clone();
+        let since = self.pending_seen_at;
+        let read = async move {
+            let started = Utc::now();
+            let woken = storage
+                .deliveries()
+                .triggers_with_pending_since(since)
+                .await;
+            (started, woken)
+        };
+        ctx.spawn(read.into_actor(self).map(|(started, woken), d, _| {
+            d.waking = false;
+            match woken {
+                Ok(woken) => {
+                    // Rows recorded up to a second ago may still be committing elsewhere: look back a little.
+                    d.pending_seen_at = started - chrono::TimeDelta::seconds(1);
+                    for id in woken {
+                        if let Some(entry) = d.entries.get(id.as_str()) {
+                            entry.addr.do_send(Wake);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Looking for deliveries recorded elsewhere failed; the next poll looks again.");
+                }
+            }
         }));
     }
 

@@ -65,6 +65,8 @@ pub struct TriggerDirectory {
     /// A catalog version read is in progress.
     pub(super) checking: bool,
     pub(super) pending_seen_at: DateTime<Utc>,
+    /// A look for `pending` rows recorded elsewhere is in progress.
+    pub(super) waking: bool,
     /// Redis mode: other instances may change triggers, so evaluation waits for a catalog as fresh as its events.
     pub(super) shared: bool,
     /// The newest `trigger_changes` id this directory has applied.
@@ -156,6 +158,7 @@ impl TriggerDirectory {
                 polling: false,
                 checking: false,
                 pending_seen_at: Utc::now(),
+                waking: false,
                 shared,
                 catalog_version,
                 state_log_version,
@@ -491,6 +494,9 @@ impl Handler<DrainTriggers> for TriggerDirectory {
             settle: Vec::new(),
             done: Some(done),
         });
+        let storage = self.storage.clone();
+        let instance = self.instance.clone();
+        let owner = self.owner;
         Box::pin(
             async move {
                 if queued.is_ok() {
@@ -498,12 +504,24 @@ impl Handler<DrainTriggers> for TriggerDirectory {
                 }
             }
             .into_actor(self)
-            .map(|_, d, ctx| {
+            .then(move |_, d, _| {
                 for entry in d.entries.values() {
                     entry.addr.do_send(StopTrigger);
                 }
-                ctx.stop();
-            }),
+                d.owner = false;
+                // Hand the deliveries over now rather than when the lease lapses: a restarted or another
+                // instance takes them at its next look instead of up to a lease's length later. Attempts still in
+                // flight here are recorded as they end, or resumed by the taker (SPEC §5.5 at-least-once).
+                async move {
+                    if owner
+                        && let Err(e) = storage.leases().release(DELIVERY_LEASE, &instance).await
+                    {
+                        tracing::warn!(error = %e, "Releasing the trigger delivery lease failed; it lapses by itself.");
+                    }
+                }
+                .into_actor(d)
+            })
+            .map(|_, _, ctx| ctx.stop()),
         )
     }
 }

@@ -248,8 +248,9 @@ impl TriggerActor {
     }
 
     /// Records finished attempts and their deliveries' new statuses, every result that ended meanwhile in one
-    /// transaction (a group commit: attempts finish in bursts). A failed write is retried (the attempts happened
-    /// and must be on record); their concurrency slots stay taken until it succeeds.
+    /// write (a group commit: attempts finish in bursts). A failed write is retried (the attempts happened and
+    /// must be on record). The concurrency slots were given back when the attempts ended: until recorded, their
+    /// deliveries are `delivering`, which no read of due work returns.
     pub(super) fn record(&mut self, ctx: &mut Context<Self>) {
         if self.recording || self.finished.is_empty() {
             return;
@@ -274,7 +275,6 @@ impl TriggerActor {
                 return;
             }
             for (result, mut delivery) in batch {
-                actor.gate.finish();
                 if result.status == DeliveryStatus::Failed {
                     delivery.status = DeliveryStatus::Failed;
                     delivery.last_error = result.attempt.error.clone();
