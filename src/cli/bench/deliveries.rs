@@ -38,6 +38,10 @@ pub struct DeliveriesArgs {
     /// Create this many more triggers, on types no bench event has, before publishing (one actor each).
     #[arg(long, default_value_t = 0)]
     triggers: usize,
+    /// Deliver this many events first, at the same rate, and leave them out of the figures: connections,
+    /// prepared statements and caches are warm when measuring starts.
+    #[arg(long, default_value_t = 1_000)]
+    warmup: usize,
 }
 
 /// Events per publish.
@@ -63,6 +67,7 @@ pub(super) async fn run(args: &DeliveriesArgs, settings: Settings) -> anyhow::Re
         "rate": args.rate,
         "concurrency": args.concurrency,
         "triggers": args.triggers + 1,
+        "warmup": args.warmup,
         "deliveriesPerSecond": round(m.delivered_per_second),
         "latencyMs": { "storedToReceived": Value::Object(m.latencies.percentiles()) },
         "rssBytes": {
@@ -163,45 +168,26 @@ async fn measure(args: &DeliveriesArgs, settings: &Settings) -> anyhow::Result<M
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_with = current_rss_bytes();
 
-    let payload = payload_of(200);
     let publisher = Publisher::new(settings, port, HttpFormat::Envelope).await?;
-    let progress = ProgressBar::new(args.events as u64);
-    let batch_size = match args.rate {
-        Some(rate) => ((rate / 100) as usize).clamp(1, PUBLISH_BATCH),
-        None => PUBLISH_BATCH,
+    let progress = ProgressBar::new((args.warmup + args.events) as u64);
+    let run = Run {
+        args,
+        publisher: &publisher,
+        stream: &settings.event_stream,
+        times: &times,
+        progress: &progress,
+        payload: payload_of(200),
     };
-    let started = Instant::now();
-    let mut sent = 0;
-    while sent < args.events {
-        let count = batch_size.min(args.events - sent);
-        if let Some(rate) = args.rate {
-            tokio::time::sleep_until(
-                (started + Duration::from_secs_f64(sent as f64 / rate as f64)).into(),
-            )
-            .await;
-        }
-        let batch = (sent..sent + count)
-            .map(|i| envelope(i, &payload, 1))
-            .collect();
-        publisher.publish(&settings.event_stream, batch).await?;
-        sent += count;
-        progress.set_position(sent as u64);
-    }
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let finished = loop {
+    run.deliver(0..args.warmup).await?;
+    {
         // unwrap: the mutex is never held across a panic.
-        let received = times.lock().unwrap().received.len();
-        progress.set_message(format!("{received} delivered"));
-        if received >= args.events {
-            break Instant::now();
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {received} of {} events were delivered within 10 minutes",
-            args.events
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+        let mut times = times.lock().unwrap();
+        times.stored.clear();
+        times.received.clear();
+    }
+    let started = Instant::now();
+    run.deliver(args.warmup..args.warmup + args.events).await?;
+    let finished = Instant::now();
     progress.finish_and_clear();
     let mut latencies = Latencies::new();
     {
@@ -222,4 +208,55 @@ async fn measure(args: &DeliveriesArgs, settings: &Settings) -> anyhow::Result<M
         rss_before,
         rss_with,
     })
+}
+
+/// Publishes numbered bench events and waits for their webhooks.
+struct Run<'a> {
+    args: &'a DeliveriesArgs,
+    publisher: &'a Publisher,
+    stream: &'a str,
+    times: &'a Arc<Mutex<Times>>,
+    progress: &'a ProgressBar,
+    payload: Value,
+}
+
+impl Run<'_> {
+    /// Publishes the events numbered `range` (at `--rate` when given) and returns once each was received.
+    async fn deliver(&self, range: std::ops::Range<usize>) -> anyhow::Result<()> {
+        let batch_size = match self.args.rate {
+            Some(rate) => ((rate / 100) as usize).clamp(1, PUBLISH_BATCH),
+            None => PUBLISH_BATCH,
+        };
+        let started = Instant::now();
+        let first = range.start;
+        let mut sent = range.start;
+        while sent < range.end {
+            let count = batch_size.min(range.end - sent);
+            if let Some(rate) = self.args.rate {
+                let due = Duration::from_secs_f64((sent - first) as f64 / rate as f64);
+                tokio::time::sleep_until((started + due).into()).await;
+            }
+            let batch = (sent..sent + count)
+                .map(|i| envelope(i, &self.payload, 1))
+                .collect();
+            self.publisher.publish(self.stream, batch).await?;
+            sent += count;
+            self.progress.set_position(sent as u64);
+        }
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let expected = range.len();
+        loop {
+            // unwrap: the mutex is never held across a panic.
+            let received = self.times.lock().unwrap().received.len();
+            self.progress.set_message(format!("{received} delivered"));
+            if received >= expected {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "only {received} of {expected} events were delivered within 10 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
