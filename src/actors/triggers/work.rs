@@ -145,8 +145,11 @@ impl TriggerActor {
         if start.is_empty() {
             return;
         }
-        let ids: Vec<String> = start.iter().map(|(d, _, _)| d.id.clone()).collect();
-        let claim = async move { storage.deliveries().claim(&ids, now).await };
+        let seen: Vec<(String, i32)> = start
+            .iter()
+            .map(|(d, _, _)| (d.id.clone(), d.attempts))
+            .collect();
+        let claim = async move { storage.deliveries().claim(&seen, now).await };
         ctx.spawn(claim.into_actor(self).map(move |claimed, actor, ctx| {
             let claimed = match claimed {
                 Ok(claimed) => claimed,

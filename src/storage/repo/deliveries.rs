@@ -220,26 +220,46 @@ impl<'a> DeliveriesRepo<'a> {
         Ok(next.flatten())
     }
 
-    /// Marks `ids` `delivering` with one more attempt each, if they still wait (an operator may have cancelled
-    /// one meanwhile). Returns the ids claimed.
+    /// Marks the deliveries `delivering` with one more attempt each, if each still waits with the attempt count
+    /// it was read with: `seen` is (id, attempts as read). A read that raced an attempt (it saw the row due before
+    /// that attempt's claim, and claims after the attempt was recorded) claims nothing, and an operator's cancel
+    /// meanwhile stands. Returns the ids claimed.
     ///
     /// # Errors
     /// [`StorageError::Database`].
     pub async fn claim(
         &self,
-        ids: &[String],
+        seen: &[(String, i32)],
         now: DateTime<Utc>,
     ) -> Result<HashSet<String>, StorageError> {
-        if ids.is_empty() {
+        if seen.is_empty() {
             return Ok(HashSet::new());
         }
         if self.is_postgres() {
-            return Ok(delivery_pg::claim(self.pg(), ids, now)
+            return Ok(delivery_pg::claim(self.pg(), seen, now)
                 .await?
                 .into_iter()
                 .collect());
         }
-        // One statement: the rows that still wait are the rows it changed.
+        // One statement per attempt count read (usually one or two): the rows that still wait are the rows it
+        // changed. SQLite has a single writer, so these run one after another either way.
+        let mut by_attempts: HashMap<i32, Vec<&str>> = HashMap::new();
+        for (id, attempts) in seen {
+            by_attempts.entry(*attempts).or_default().push(id);
+        }
+        let mut claimed = HashSet::new();
+        for (attempts, ids) in by_attempts {
+            claimed.extend(self.claim_sqlite(&ids, attempts, now).await?);
+        }
+        Ok(claimed)
+    }
+
+    async fn claim_sqlite(
+        &self,
+        ids: &[&str],
+        attempts: i32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StorageError> {
         let claimed = deliveries::Entity::update_many()
             .col_expr(
                 deliveries::Column::Status,
@@ -250,7 +270,8 @@ impl<'a> DeliveriesRepo<'a> {
                 sea_orm::sea_query::ExprTrait::add(Expr::col(deliveries::Column::Attempts), 1),
             )
             .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
-            .filter(deliveries::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .filter(deliveries::Column::Id.is_in(ids.iter().copied()))
+            .filter(deliveries::Column::Attempts.eq(attempts))
             .filter(deliveries::Column::Status.is_in(WAITING.map(DeliveryStatus::as_str)))
             .exec_with_returning(self.write)
             .await?;

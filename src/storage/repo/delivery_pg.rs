@@ -10,10 +10,13 @@ use crate::storage::StorageError;
 use crate::trigger::DeliveryStatus;
 use crate::trigger::{AttemptResult, NewDelivery};
 
-/// Marks the waiting rows of `$1` `delivering`, one more attempt each, and returns their ids.
+/// Marks the rows of `$1` that still wait with the attempt count of `$3` (as read) `delivering`, one more attempt
+/// each, and returns their ids.
 const CLAIM: &str = "\
-UPDATE event_trigger_deliveries SET status = 'delivering', attempts = attempts + 1, updated_at = $2 \
-WHERE id = ANY($1::text[]) AND status IN ('pending', 'held', 'throttled', 'retrying') RETURNING id";
+UPDATE event_trigger_deliveries AS d SET status = 'delivering', attempts = d.attempts + 1, updated_at = $2 \
+FROM unnest($1::text[], $3::integer[]) AS seen(id, attempts) \
+WHERE d.id = seen.id AND d.attempts = seen.attempts \
+  AND d.status IN ('pending', 'held', 'throttled', 'retrying') RETURNING d.id";
 
 /// A claim need not wait for the disk: lost in a crash, the rows are still waiting and are claimed again, which
 /// is the same at-least-once retry a kept `delivering` row gets after a crash (SPEC §5.5).
@@ -50,13 +53,16 @@ ON CONFLICT (trigger_id, event_id, replay_id) DO NOTHING";
 
 pub(super) async fn claim(
     pool: &PgPool,
-    ids: &[String],
+    seen: &[(String, i32)],
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, StorageError> {
+    let ids: Vec<&str> = seen.iter().map(|(id, _)| id.as_str()).collect();
+    let attempts: Vec<i32> = seen.iter().map(|(_, a)| *a).collect();
     let mut tx = pool.begin_with(BEGIN_CLAIM).await?;
     let claimed: Vec<String> = sqlx::query_scalar(CLAIM)
         .bind(ids)
         .bind(now)
+        .bind(attempts)
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -2,6 +2,7 @@
 //! against a real receiver, auto-pause with hold and half-open resume, on-call pause and resume, restarts. Tests
 //! run on every deployment with tokens for a writer, an operator and a reader.
 
+mod claim;
 mod cli;
 mod crash;
 mod crud;
