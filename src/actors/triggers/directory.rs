@@ -27,7 +27,7 @@ use super::evaluator::{EvaluationJob, Fresh, Settled, WakeList, spawn_evaluator}
 use crate::actors::{EventsReleased, EventsStored};
 use crate::domain::StoredEvent;
 use crate::redis::InstanceId;
-use crate::storage::{Storage, StorageError, TriggerVersions};
+use crate::storage::{LeaseError, Storage, StorageError, TriggerVersions};
 use crate::trigger::{
     CompiledTrigger, DefinitionRules, DeliveryStatus, EvaluationLedger, MatchIndex, NewDelivery,
     StateHead, Verdict, evaluate, event_json,
@@ -273,9 +273,15 @@ impl TriggerDirectory {
                 let ttl = chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
                 match storage.leases().renew(DELIVERY_LEASE, &instance, ttl).await {
                     Ok(()) => true,
-                    Err(e) => {
+                    Err(e @ LeaseError::Lost { .. }) => {
                         tracing::warn!(error = %e, "The trigger delivery lease was lost; another instance delivers.");
                         false
+                    }
+                    // A failed write is not a lost lease: it lasts LEASE_TTL, and the next renewal tries again.
+                    // Giving it up here would make the next take reset this instance's own attempts in flight.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Renewing the trigger delivery lease failed; trying again.");
+                        true
                     }
                 }
             } else {
@@ -388,6 +394,14 @@ impl TriggerDirectory {
 /// Takes the delivery lease if it is free, lapsed, or held by a dead process on this host.
 async fn take_lease(storage: &Storage, instance: &str) -> bool {
     let ttl = chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
+    // Whoever holds it, lapsed or not (`MIN_UTC`: no holder counts as expired): if that is this instance, the
+    // attempts in flight are its own and still running, so nothing is resumed.
+    let previous = storage
+        .leases()
+        .holder(DELIVERY_LEASE, DateTime::<Utc>::MIN_UTC)
+        .await
+        .ok()
+        .flatten();
     match storage
         .leases()
         .acquire(
@@ -398,6 +412,7 @@ async fn take_lease(storage: &Storage, instance: &str) -> bool {
         )
         .await
     {
+        Ok(()) if previous.as_deref() == Some(instance) => true,
         Ok(()) => {
             match storage
                 .deliveries()
