@@ -347,12 +347,14 @@ impl Handler<FreshDeliveries> for TriggerActor {
             .max_concurrency
             .unwrap_or(super::work::DEFAULT_CONCURRENCY);
         let room = cap.saturating_sub(self.gate.in_flight()) as usize;
-        // The fast path only when this instance delivers, the trigger runs, nothing is being read, no older
-        // delivery is known to wait (the last read found everything), and all of them fit.
+        // The fast path only when this instance delivers, the trigger runs, no older delivery is known to wait
+        // (the last read found everything), and all of them fit. A read in flight may return some of them too:
+        // a claim takes a row only in the version it was read, so the second start of one claims nothing and
+        // lets it go. A throttled trigger would count that second start in its window, so it waits for the read.
         if self.owner
             && self.machine.state() == TriggerState::Running
-            && !self.pumping
             && self.caught_up
+            && (!self.pumping || self.trigger.definition.throttle.is_none())
             && msg.deliveries.len() <= room
         {
             self.dispatch(msg.deliveries, ctx);
