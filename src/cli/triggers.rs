@@ -1,4 +1,4 @@
-//! `herald triggers list|create|pause|resume` (SPEC §12): triggers of a running Herald over its admin API
+//! `herald triggers list|create|pause|resume|explain` (SPEC §12): triggers of a running Herald over its admin API
 //! (§6.3, §6.4), as tables and sentences for people or JSON for scripts. Definitions are checked by the server
 //! only, so the command line never disagrees with the API about what is valid.
 
@@ -23,6 +23,8 @@ pub enum TriggersCommand {
     Pause(PauseArgs),
     /// Resume a paused trigger: held deliveries go, in order.
     Resume(ResumeArgs),
+    /// Explain what a trigger makes of an event, step by step (SPEC §5.9); nothing is delivered.
+    Explain(ExplainArgs),
 }
 
 /// `herald triggers list`.
@@ -92,6 +94,29 @@ pub struct ResumeArgs {
     server: ServerArgs,
 }
 
+/// `herald triggers explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The trigger's id.
+    id: String,
+    /// A stored event's id.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "event_file",
+        required_unless_present = "event_file"
+    )]
+    event_id: Option<String>,
+    /// A file holding a draft event envelope (`-` for stdin), explained without being stored.
+    #[arg(long, value_name = "FILE")]
+    event_file: Option<PathBuf>,
+    /// Print the API's answer as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
 /// Why a command failed; its `Display` is printed after `herald triggers: `.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
@@ -103,8 +128,8 @@ enum Failure {
         #[source]
         source: std::io::Error,
     },
-    #[error("the definition is not JSON: {0}")]
-    NotJson(#[source] serde_json::Error),
+    #[error("the {0} is not JSON: {1}")]
+    NotJson(&'static str, #[source] serde_json::Error),
     #[error("unexpected answer from Herald: no {0} (is --url a Herald?)")]
     Unexpected(&'static str),
     #[error("cannot write the output: {0}")]
@@ -131,6 +156,7 @@ pub fn run(command: TriggersCommand) -> ExitCode {
                     .map_or_else(|| json!({}), |r| json!({ "reason": r }));
                 control(&args.server, &args.id, "resume", body, args.json).await
             }
+            TriggersCommand::Explain(args) => explain(args).await,
         }
     }) {
         Ok(result) => result,
@@ -233,21 +259,28 @@ async fn list(args: &ListArgs) -> Result<(), Failure> {
     Ok(out.flush()?)
 }
 
+/// The text of `path` (`-` for stdin).
+fn read_input(path: &std::path::Path) -> Result<String, Failure> {
+    if path.as_os_str() == "-" {
+        return std::io::read_to_string(std::io::stdin()).map_err(|source| Failure::Read {
+            path: "stdin".into(),
+            source,
+        });
+    }
+    std::fs::read_to_string(path).map_err(|source| Failure::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 async fn create(args: &CreateArgs) -> Result<(), Failure> {
     let raw = match (&args.file, &args.definition) {
         (_, Some(text)) => text.clone(),
-        (Some(path), None) if path.as_os_str() == "-" => std::io::read_to_string(std::io::stdin())
-            .map_err(|source| Failure::Read {
-                path: "stdin".into(),
-                source,
-            })?,
-        (Some(path), None) => std::fs::read_to_string(path).map_err(|source| Failure::Read {
-            path: path.display().to_string(),
-            source,
-        })?,
+        (Some(path), None) => read_input(path)?,
         (None, None) => String::new(),
     };
-    let definition: Value = serde_json::from_str(&raw).map_err(Failure::NotJson)?;
+    let definition: Value =
+        serde_json::from_str(&raw).map_err(|e| Failure::NotJson("definition", e))?;
     let client = Client::new(&args.server)?;
     let url = client.url(&["admin", "triggers"])?;
     let body = client.post(url, &definition, None).await?;
@@ -301,6 +334,100 @@ async fn control(
         Some(until) if state == "paused" => writeln!(out, "Trigger {id} is paused until {until}.")?,
         _ if state == "paused" => writeln!(out, "Trigger {id} is paused until resumed.")?,
         _ => writeln!(out, "Trigger {id} is {state}.")?,
+    }
+    Ok(out.flush()?)
+}
+
+const STEP_COLUMNS: [Column; 5] = [
+    Column {
+        title: "STEP",
+        max_width: None,
+    },
+    Column {
+        title: "OK",
+        max_width: None,
+    },
+    Column {
+        title: "FOUND",
+        max_width: Some(40),
+    },
+    Column {
+        title: "EXPECTED",
+        max_width: Some(40),
+    },
+    Column {
+        title: "DETAIL",
+        max_width: Some(60),
+    },
+];
+
+/// A step's name as a person reads it: `predicate 1 ($.payload.currency in)`.
+fn step_name(step: &Value) -> String {
+    match step["step"].as_str() {
+        Some("predicate") => format!(
+            "predicate {} ({} {})",
+            step["index"],
+            text(&step["path"]),
+            text(&step["operator"])
+        ),
+        _ => text(&step["step"]),
+    }
+}
+
+async fn explain(args: &ExplainArgs) -> Result<(), Failure> {
+    let body = match (&args.event_id, &args.event_file) {
+        (Some(id), _) => json!({ "eventId": id }),
+        (None, Some(path)) => {
+            let event: Value = serde_json::from_str(&read_input(path)?)
+                .map_err(|e| Failure::NotJson("event", e))?;
+            json!({ "event": event })
+        }
+        (None, None) => json!({}),
+    };
+    let client = Client::new(&args.server)?;
+    let url = client.url(&["admin", "triggers", &args.id, "explain"])?;
+    // A 404 is about the trigger or the event: the server's message says which.
+    let answer = client.post(url, &body, None).await?;
+    let data = &answer["data"];
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{data}")?;
+        return Ok(out.flush()?);
+    }
+    let steps = data["steps"]
+        .as_array()
+        .ok_or(Failure::Unexpected("data.steps"))?;
+    let rows: Vec<Vec<String>> = steps
+        .iter()
+        .map(|s| {
+            vec![
+                step_name(s),
+                if s["passed"] == true { "yes" } else { "NO" }.to_owned(),
+                text(&s["found"]),
+                text(&s["expected"]),
+                s["detail"].as_str().unwrap_or_default().to_owned(),
+            ]
+        })
+        .collect();
+    out.write_all(render_table(&STEP_COLUMNS, &rows).as_bytes())?;
+    let event = text(&data["eventId"]);
+    match data["failedStep"].is_null() {
+        true => writeln!(out, "Event {event} would be delivered now.")?,
+        false => writeln!(
+            out,
+            "Event {event} would not be delivered now: {} failed.",
+            step_name(&data["failedStep"])
+        )?,
+    }
+    let outcome = &data["outcome"];
+    if !outcome.is_null() {
+        writeln!(
+            out,
+            "Recorded outcome: {} (delivery {}, {} attempts).",
+            text(&outcome["status"]),
+            text(&outcome["id"]),
+            outcome["attempts"]
+        )?;
     }
     Ok(out.flush()?)
 }

@@ -152,6 +152,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/triggers", web::get().to(routes::triggers::list))
         .route("/admin/triggers", web::post().to(routes::triggers::create))
+        .route(
+            "/admin/triggers/backtest",
+            web::post().to(routes::backtest::backtest),
+        )
         .route("/admin/triggers/{id}", web::get().to(routes::triggers::get))
         .route(
             "/admin/triggers/{id}",
@@ -168,6 +172,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/triggers/{id}/resume",
             web::post().to(routes::triggers::resume),
+        )
+        .route(
+            "/admin/triggers/{id}/explain",
+            web::post().to(routes::explain::explain),
         )
         .route(
             "/admin/triggers/{id}/history",

@@ -3,6 +3,8 @@
 //! delivery worker are built on these.
 //!
 //! - `address.rs`: which resolved addresses a webhook may reach ([`AddressPolicy`], §10).
+//! - `backtest.rs`: what a definition would have made of a range of stored events ([`Backtest`], §5.9).
+//! - `explain.rs`: every step one trigger takes with one event, found and expected ([`explain`], §5.9).
 //! - `evaluate.rs`: what one trigger makes of one event before any attempt ([`Verdict`]).
 //! - `record.rs`: triggers, deliveries and attempts as storage hands them up.
 //! - `compiled.rs`: a stored trigger compiled for evaluation and delivery ([`CompiledTrigger`]).
@@ -20,9 +22,11 @@
 //! - `status.rs`: what became of a (trigger, event) pair ([`DeliveryStatus`], §5.3) and the TTL rule (§5.8).
 
 mod address;
+mod backtest;
 mod compiled;
 mod definition;
 mod evaluate;
+mod explain;
 mod ledger;
 mod matcher;
 mod outcome;
@@ -36,12 +40,14 @@ mod template;
 mod throttle;
 
 pub use address::{AddressPolicy, AddressRefusal};
+pub use backtest::{Backtest, BacktestReport, Elimination, ThrottlePlay};
 pub use compiled::CompiledTrigger;
 pub use definition::{
     DEFAULT_RUN_KEY, DEFAULT_TIMEOUT_MS, Definition, DefinitionRules, MAX_CONCURRENCY,
     MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TIMEOUT_MS, Parsed, Target,
 };
 pub use evaluate::{Verdict, evaluate, event_json, trigger_json};
+pub use explain::{ExplainedEvent, Step, StepKind, TriggerContext, explain, idempotency_key};
 pub use ledger::EvaluationLedger;
 pub use matcher::{MatchIndex, Matches};
 pub use outcome::{Ended, next_status};

@@ -218,6 +218,29 @@ impl Predicate {
         })
     }
 
+    /// The `path` as written.
+    pub fn path(&self) -> &str {
+        self.path.as_str()
+    }
+
+    /// The `operator` as written.
+    pub fn operator(&self) -> &'static str {
+        match &self.test {
+            Test::Exists => "exists",
+            Test::Equals(_) => "equals",
+            Test::NotEquals(_) => "notEquals",
+            Test::In(_) => "in",
+            Test::NotIn(_) => "notIn",
+            Test::Compare(Ordering::Gt, _) => "gt",
+            Test::Compare(Ordering::Gte, _) => "gte",
+            Test::Compare(Ordering::Lt, _) => "lt",
+            Test::Compare(Ordering::Lte, _) => "lte",
+            Test::Contains(_) => "contains",
+            Test::Regex(_) => "regex",
+            Test::Matches(_) => "matches",
+        }
+    }
+
     /// Checks the predicate against an envelope's JSON.
     pub fn check(&self, envelope: &Value) -> PredicateOutcome {
         let items = match self.path.select(envelope) {

@@ -44,6 +44,18 @@ impl Throttle {
     }
 }
 
+impl Throttle {
+    /// The window, in milliseconds.
+    pub fn window_ms(&self) -> i64 {
+        self.window.num_milliseconds()
+    }
+
+    /// The most deliveries started per window.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+}
+
 /// Why a delivery may not start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {

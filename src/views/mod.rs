@@ -16,11 +16,13 @@
 //! - `health.rs`: a queue ([`QueueView`]) and a retry backlog ([`RetriesView`]) of the health endpoints.
 //! - `trigger.rs`: a trigger ([`trigger_view`]), [`DeliveryView`], [`AttemptView`], [`StateChangeView`] and the
 //!   data of the trigger frames.
+//! - `explain.rs`: the answers of explain ([`ExplainView`], [`StepView`]) and backtest ([`BacktestView`]).
 //! - `frame.rs`: the WebSocket frame envelope [`FrameView`] and the data of the frames that are not domain views.
 
 mod dead_letter;
 mod event;
 mod event_schema;
+mod explain;
 mod frame;
 mod health;
 mod saved_view;
@@ -30,6 +32,7 @@ mod trigger;
 pub use dead_letter::DeadLetterView;
 pub use event::{EventView, TimelineItemView};
 pub use event_schema::{EventSchemaSummaryView, EventSchemaView};
+pub use explain::{BacktestView, EliminationView, ExplainView, StepView, ThrottlePlayView};
 pub use frame::{AckData, ErrorData, EventFrameData, FrameView, LaggedData, SubscribedData};
 pub use health::{QueueView, RetriesView};
 pub use saved_view::{OwnerView, SavedViewView, ViewAnalyticsView};

@@ -6,7 +6,8 @@
 //! scratch database, with 20 types, 50 sources and 400-byte payloads spread evenly, then Herald serves it on a
 //! free port and a client times sequential requests end to end (HTTP, query, JSON of 100 events and the page
 //! schema). A deep page is reached the way a client reaches it, through a cursor: the cursor of a page that
-//! ended at sequence `N − depth`.
+//! ended at sequence `N − depth`. Then `POST /admin/triggers/backtest` (SPEC §5.9) of a draft with a type pattern
+//! and path predicates over the whole table: once with a pattern every event matches, once with one type in 20.
 
 use std::time::Instant;
 
@@ -40,6 +41,9 @@ pub struct QueryArgs {
     /// Requests timed per scenario.
     #[arg(long, default_value_t = 200, value_parser = RangedU64ValueParser::<usize>::from(1..))]
     samples: usize,
+    /// Backtests timed per backtest scenario (each scans the whole table).
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::from(1..))]
+    backtests: usize,
     /// Page size (1–200, as the API allows).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=200))]
     limit: u64,
@@ -85,8 +89,11 @@ async fn measure(
     // The query path is what is measured: no queue consumers are needed.
     bench_settings.events_mode = EventsMode::Inline;
     bench_settings.redis_url = None;
+    // A backtest of the whole table is timed however long it takes.
+    bench_settings.query_timeout_ms = 600_000;
     let app = Application::build_with_access(bench_settings, AccessPolicy::Anonymous).await?;
     let base = format!("http://127.0.0.1:{}/admin/events", app.port());
+    let backtest_url = format!("http://127.0.0.1:{}/admin/triggers/backtest", app.port());
     let shutdown = app.shutdown_handle();
     let server = actix_rt::spawn(app.run_until_stopped());
 
@@ -135,9 +142,56 @@ async fn measure(
             });
         }
     }
+    for (name, event_type) in [
+        // Every event: the pattern selects all 20 types.
+        ("backtest.all", "bench.*.happened"),
+        // One type in twenty.
+        ("backtest.oneType", "bench.type7.*"),
+    ] {
+        scenarios.insert(
+            name.to_owned(),
+            time_backtest(&client, &backtest_url, event_type, args.backtests).await?,
+        );
+    }
     shutdown.shutdown();
     server.await??;
     Ok((load_seconds, scenarios))
+}
+
+/// Times `samples` backtests of a draft with `event_type` and one path predicate (half the events pass it) over
+/// the whole table.
+async fn time_backtest(
+    client: &reqwest::Client,
+    url: &str,
+    event_type: &str,
+    samples: usize,
+) -> anyhow::Result<Value> {
+    let body = json!({
+        "definition": {
+            "name": "bench", "eventType": event_type,
+            "predicates": [{"path": "$.payload.n", "operator": "gt", "value": 0},
+                           {"path": "$", "operator": "matches", "value": "$.payload.n % 2 == 0"}],
+            "target": {"kind": "webhook", "url": "http://127.0.0.1:9/"}},
+        "from": "2000-01-01", "to": "2100-01-01", "limit": 10,
+    });
+    let mut latencies = Latencies::new();
+    let mut answer = Value::Null;
+    for _ in 0..samples {
+        let started = Instant::now();
+        let response = client.post(url).json(&body).send().await?;
+        let status = response.status();
+        answer = response.json().await?;
+        latencies.record_ms(started.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(
+            status.is_success(),
+            "backtest {event_type}: {status} {answer}"
+        );
+    }
+    let mut view = latencies.percentiles();
+    view.insert("max".to_owned(), json!(latencies.max_ms()));
+    view.insert("scanned".to_owned(), answer["data"]["scanned"].clone());
+    view.insert("matched".to_owned(), answer["data"]["matched"].clone());
+    Ok(Value::Object(view))
 }
 
 /// The cursor a client would hold after a page that ended just above sequence `before`.

@@ -1,10 +1,12 @@
 //! One file per route group.
 
+pub mod backtest;
 pub mod dead_letters;
 pub mod deliveries;
 pub mod event_health;
 pub mod event_schemas;
 pub mod events;
+pub mod explain;
 pub mod health;
 pub(crate) mod ingest;
 pub(crate) mod ingest_body;

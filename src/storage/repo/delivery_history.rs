@@ -2,7 +2,11 @@
 //! with its attempts, a trigger's deliveries page by page, an event's deliveries for its detail and timeline. The
 //! worker's reads and every write are in `deliveries.rs`.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use super::trigger_rows::{attempt_from_model, delivery_from_model};
 use crate::storage::StorageError;
@@ -132,5 +136,53 @@ impl<'a> DeliveryHistoryRepo<'a> {
             .into_iter()
             .map(attempt_from_model)
             .collect()
+    }
+
+    /// How many attempts `trigger_id` started at or after `since` (explain's throttle step).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn attempts_started_since(
+        &self,
+        trigger_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        Ok(attempts::Entity::find()
+            .filter(attempts::Column::TriggerId.eq(trigger_id))
+            .filter(attempts::Column::StartedAt.gte(since))
+            .count(self.read)
+            .await?)
+    }
+
+    /// The event of another delivery of `trigger_id` that used idempotency `key` (one that was not filtered,
+    /// expired, skipped or cancelled, as the recorder counts them), if there is one.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn key_used_by(
+        &self,
+        trigger_id: &str,
+        key: &str,
+        except_event: Option<&str>,
+    ) -> Result<Option<String>, StorageError> {
+        let mut find = deliveries::Entity::find()
+            .select_only()
+            .column(deliveries::Column::EventId)
+            .filter(deliveries::Column::TriggerId.eq(trigger_id))
+            .filter(deliveries::Column::IdempotencyKey.eq(key))
+            .filter(deliveries::Column::Status.is_not_in([
+                DeliveryStatus::Filtered.as_str(),
+                DeliveryStatus::Expired.as_str(),
+                DeliveryStatus::Skipped.as_str(),
+                DeliveryStatus::Cancelled.as_str(),
+            ]));
+        if let Some(event) = except_event {
+            find = find.filter(deliveries::Column::EventId.ne(event));
+        }
+        Ok(find
+            .order_by_asc(deliveries::Column::Id)
+            .into_tuple::<String>()
+            .one(self.read)
+            .await?)
     }
 }

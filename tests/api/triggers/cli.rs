@@ -1,4 +1,4 @@
-//! `herald triggers list|create|pause|resume` against a running Herald (SPEC §12).
+//! `herald triggers list|create|pause|resume|explain` against a running Herald (SPEC §12).
 
 use serde_json::Value;
 use tokio::process::Command;
@@ -119,4 +119,72 @@ async fn triggers_are_created_listed_paused_and_resumed_from_the_command_line() 
         err.starts_with("herald triggers: the definition is not JSON"),
         "{err}"
     );
+}
+
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
+async fn triggers_explain_prints_each_step_and_names_the_one_that_failed() {
+    let app = super::spawn_on(&env(Db::Sqlite, Mode::Inline).await).await;
+    let url = app.address.clone();
+    let (trigger, _) = super::create_webhook(
+        &app,
+        "cli.x.*",
+        "http://127.0.0.1:9/hook",
+        serde_json::json!({"predicates": [{"path": "$.payload.total", "operator": "gt", "value": 10}]}),
+    )
+    .await;
+    let id = trigger["id"].as_str().unwrap();
+    let draft = std::env::temp_dir().join(format!("herald-explain-{id}.json"));
+    std::fs::write(
+        &draft,
+        r#"{"type": "cli.x.paid", "source": "shop", "payload": {"total": 3}}"#,
+    )
+    .unwrap();
+    let file = draft.to_str().unwrap();
+
+    let (ok, out, err) = herald(
+        &["triggers", "explain", id, "--event-file", file],
+        &url,
+        READER,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("STEP"), "{out}");
+    assert!(
+        out.contains("predicate 0 ($.payload.total gt)") && out.contains("NO"),
+        "{out}"
+    );
+    assert!(
+        out.contains("would not be delivered now: predicate 0 ($.payload.total gt) failed"),
+        "{out}"
+    );
+
+    let (ok, out, err) = herald(
+        &["triggers", "explain", id, "--event-file", file, "--json"],
+        &url,
+        READER,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["failedStep"]["index"], 0);
+    assert_eq!(answer["wouldDeliver"], false);
+
+    let (ok, _, err) = herald(
+        &[
+            "triggers",
+            "explain",
+            id,
+            "--event-id",
+            "01JNOSUCHEVENT000000000000",
+        ],
+        &url,
+        READER,
+    )
+    .await;
+    assert!(
+        !ok && err.contains("404") || err.contains("no event"),
+        "{err}"
+    );
+    std::fs::remove_file(&draft).ok();
 }

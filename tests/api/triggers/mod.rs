@@ -2,11 +2,13 @@
 //! against a real receiver, auto-pause with hold and half-open resume, on-call pause and resume, restarts. Tests
 //! run on every deployment with tokens for a writer, an operator and a reader.
 
+mod backtest;
 mod claim;
 mod cli;
 mod crash;
 mod crud;
 mod delivery;
+mod explain;
 mod pause;
 mod scale_out;
 mod surfaces;
