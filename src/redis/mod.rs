@@ -20,5 +20,5 @@ pub mod workflow;
 pub use client::{COMMAND_TIMEOUT, client, reconnect_policy, subscriber};
 pub use error::RedisError;
 pub use instance::InstanceId;
-pub use relay::{LiveRelay, RelaySettings};
+pub use relay::{LiveRelay, RelaySettings, Relayed};
 pub use window::{MAX_SOURCES_PER_CALL, RedisWindow};

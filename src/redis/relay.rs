@@ -18,6 +18,10 @@
 //! "severity": "info", "receivedAt": "<RFC 3339>", "schemaVersion": null}]}`. The envelope is
 //! [`Envelope::wire`], parsed back with [`Envelope::parse`], so the receiving instance holds the same
 //! [`StoredEvent`] and filters it with the same code as a local one.
+//!
+//! An operator notice recorded on one instance (a trigger paused or resumed, a delivery failed for good) goes on
+//! the same channel as `{"instance", "notice": {"type": "trigger.paused", "data": {...}}}`, so sessions on every
+//! instance get it once, from whichever instance recorded it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,13 +66,33 @@ impl RelaySettings {
     }
 }
 
-/// What the relay does with another instance's batch: the actors hand it to the WebSocket hub.
-type Deliver = Box<dyn Fn(Vec<StoredEvent>) + Send>;
+/// What another instance published.
+#[derive(Debug)]
+pub enum Relayed {
+    /// A batch it stored.
+    Events(Vec<StoredEvent>),
+    /// An operator notice it recorded: the frame's type and data.
+    Notice {
+        /// `trigger.paused`, `trigger.resumed`, `delivery.failed`, …
+        frame_type: String,
+        /// The frame's data.
+        data: Value,
+    },
+}
+
+/// What the relay does with another instance's message: the actors hand it to the WebSocket hub.
+type Deliver = Box<dyn Fn(Relayed) + Send>;
+
+/// What this instance publishes.
+enum Outgoing {
+    Events(Arc<[StoredEvent]>),
+    Notice(&'static str, Value),
+}
 
 /// The running relay: publishing is a `try_send` on a bounded channel, so the caller never waits on Redis.
 /// Dropping it stops both tasks.
 pub struct LiveRelay {
-    outbox: mpsc::Sender<Arc<[StoredEvent]>>,
+    outbox: mpsc::Sender<Outgoing>,
     dropped: RateLimitedLog,
     /// Dropped with the relay; the subscriber task stops when it sees the sender gone.
     _stop: watch::Sender<bool>,
@@ -90,7 +114,7 @@ impl LiveRelay {
     /// reach Redis.
     pub async fn start(
         settings: RelaySettings,
-        deliver: impl Fn(Vec<StoredEvent>) + Send + 'static,
+        deliver: impl Fn(Relayed) + Send + 'static,
     ) -> Result<LiveRelay, RedisError> {
         let publisher = super::client(&settings.redis_url).await?;
         let subscriber = super::subscriber(&settings.redis_url, SUBSCRIBER_BUFFER)?;
@@ -141,7 +165,8 @@ impl LiveRelay {
     /// Publishes a batch this instance stored, unless the publisher is too far behind (then the batch is dropped
     /// and the drop logged, rate-limited).
     pub fn publish(&mut self, events: Arc<[StoredEvent]>) {
-        if let Err(mpsc::error::TrySendError::Full(events)) = self.outbox.try_send(events)
+        if let Err(mpsc::error::TrySendError::Full(Outgoing::Events(events))) =
+            self.outbox.try_send(Outgoing::Events(events))
             && let Some(suppressed) = self.dropped.due(Instant::now())
         {
             tracing::error!(
@@ -151,20 +176,42 @@ impl LiveRelay {
             );
         }
     }
+
+    /// Publishes an operator notice this instance recorded (dropped like a batch when the publisher is behind:
+    /// the state it announces is also in the API).
+    pub fn publish_notice(&mut self, frame_type: &'static str, data: Value) {
+        if self
+            .outbox
+            .try_send(Outgoing::Notice(frame_type, data))
+            .is_err()
+            && let Some(suppressed) = self.dropped.due(Instant::now())
+        {
+            tracing::error!(
+                frame_type,
+                suppressed,
+                "The live relay is behind; dropped a notice. Clients on other instances miss it live."
+            );
+        }
+    }
 }
 
 async fn publish_loop(
     client: fred::clients::Client,
     channel: String,
     instance: InstanceId,
-    mut inbox: mpsc::Receiver<Arc<[StoredEvent]>>,
+    mut inbox: mpsc::Receiver<Outgoing>,
 ) {
     let mut errors = RateLimitedLog::default();
-    while let Some(batch) = inbox.recv().await {
+    while let Some(outgoing) = inbox.recv().await {
         if !others_listen(&client, &channel).await {
             continue;
         }
-        let message = encode(instance.as_str(), &batch);
+        let message = match outgoing {
+            Outgoing::Events(batch) => encode(instance.as_str(), &batch),
+            Outgoing::Notice(frame_type, data) => {
+                encode_notice(instance.as_str(), frame_type, &data)
+            }
+        };
         match client.publish::<i64, _, _>(channel.as_str(), message).await {
             Ok(_) => errors.reset(),
             Err(e) => {
@@ -256,8 +303,8 @@ async fn subscribe_loop(
         tokio::select! {
             message = sub.messages.recv() => match message {
                 Ok(message) => {
-                    if let Some(events) = decode(&message.value, sub.instance.as_str(), &own, &mut errors) {
-                        (sub.deliver)(events);
+                    if let Some(relayed) = decode(&message.value, sub.instance.as_str(), &own, &mut errors) {
+                        (sub.deliver)(relayed);
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -287,7 +334,17 @@ async fn subscribe_loop(
 #[serde(rename_all = "camelCase")]
 struct RelayMessage {
     instance: String,
+    #[serde(default)]
     events: Vec<RelayedEvent>,
+    #[serde(default)]
+    notice: Option<RelayedNotice>,
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct RelayedNotice {
+    #[serde(rename = "type")]
+    frame_type: String,
+    data: Value,
 }
 
 #[derive(serde::Deserialize)]
@@ -377,14 +434,22 @@ fn encode(instance: &str, events: &[StoredEvent]) -> String {
     serde_json::to_string(&message).expect("a relay message serializes")
 }
 
-/// The events of another instance's message; `None` for this instance's own messages and for malformed ones
-/// (logged, rate-limited).
+fn encode_notice(instance: &str, frame_type: &str, data: &Value) -> String {
+    // `instance` first, as in every message.
+    let message =
+        serde_json::json!({ "instance": instance, "notice": { "type": frame_type, "data": data } });
+    // serde_json's maps keep keys sorted, and "instance" sorts before "notice".
+    message.to_string()
+}
+
+/// The events or the notice of another instance's message; `None` for this instance's own messages and for
+/// malformed ones (logged, rate-limited).
 fn decode(
     value: &fred::types::Value,
     instance: &str,
     own_prefix: &str,
     errors: &mut RateLimitedLog,
-) -> Option<Vec<StoredEvent>> {
+) -> Option<Relayed> {
     let text = value.as_bytes_str()?;
     if text.starts_with(own_prefix) {
         return None;
@@ -401,6 +466,12 @@ fn decode(
     if message.instance == instance {
         return None;
     }
+    if let Some(notice) = message.notice {
+        return Some(Relayed::Notice {
+            frame_type: notice.frame_type,
+            data: notice.data,
+        });
+    }
     let mut events = Vec::with_capacity(message.events.len());
     for event in message.events {
         match event.into_stored() {
@@ -412,7 +483,7 @@ fn decode(
             }
         }
     }
-    (!events.is_empty()).then_some(events)
+    (!events.is_empty()).then_some(Relayed::Events(events))
 }
 
 #[cfg(test)]
@@ -443,14 +514,35 @@ mod tests {
             "b",
             &own_prefix("b"),
             &mut log,
-        )
-        .expect("events");
+        );
+        let Some(Relayed::Events(back)) = back else {
+            panic!("events expected: {back:?}");
+        };
         assert_eq!(back.len(), 2);
         for (original, relayed) in events.iter().zip(&back) {
             assert_eq!(original.envelope, relayed.envelope);
             assert_eq!(original.ingress_sequence, relayed.ingress_sequence);
             assert_eq!(original.severity, relayed.severity);
             assert_eq!(original.schema_version, relayed.schema_version);
+        }
+    }
+
+    #[test]
+    fn a_notice_reaches_other_instances_and_not_its_own() {
+        let data = json!({"triggerId": "T", "reason": "deploy"});
+        let message = encode_notice("a", "trigger.paused", &data);
+        let mut log = RateLimitedLog::default();
+        assert!(message.starts_with(&own_prefix("a")), "{message}");
+        let value = fred::types::Value::from(message);
+        assert!(decode(&value, "a", &own_prefix("a"), &mut log).is_none());
+        match decode(&value, "b", &own_prefix("b"), &mut log) {
+            Some(Relayed::Notice {
+                frame_type,
+                data: got,
+            }) => {
+                assert_eq!((frame_type.as_str(), got), ("trigger.paused", data));
+            }
+            other => panic!("a notice expected: {other:?}"),
         }
     }
 

@@ -79,6 +79,24 @@ impl TriggerNotice {
     }
 }
 
+/// An operator notice another instance recorded (`trigger.paused`, `delivery.failed`, …), read from the relay and
+/// handed to every session here.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RelayedNotice {
+    /// The frame's type.
+    pub frame_type: String,
+    /// The frame's data.
+    pub data: serde_json::Value,
+}
+
+impl RelayedNotice {
+    /// The frame, stamped `emittedAt` by this instance.
+    pub fn frame(&self, emitted_at: DateTime<Utc>) -> ByteString {
+        trigger_frame(&self.frame_type, &self.data, emitted_at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -24,7 +24,7 @@ use super::feed::{FeedItem, LagBook, Offer, QueueGauge};
 use super::frames::EventFrames;
 use bytestring::ByteString;
 
-use super::notice::{SourceNotice, TriggerNotice};
+use super::notice::{RelayedNotice, SourceNotice, TriggerNotice};
 use super::relay::{Relay, RelaySettings};
 use super::ws_session::{Deliver, GoingAway};
 use crate::actors::SubscribeStored;
@@ -223,7 +223,7 @@ impl WsHub {
             .await
             .context("The ingress router stopped before the WebSocket hub could subscribe.")?;
         if let Some(settings) = relay {
-            let relay = Relay::start(settings, hub.clone().recipient())
+            let relay = Relay::start(settings, hub.clone().recipient(), hub.clone().recipient())
                 .await
                 .context("Failed to connect the live relay to Redis (REDIS_URL).")?;
             hub.send(AttachRelay { relay })
@@ -360,11 +360,24 @@ impl Handler<SourceNotice> for WsHub {
     }
 }
 
-/// A trigger notice, handed to every session like a [`SourceNotice`].
+/// A trigger notice, handed to every session like a [`SourceNotice`], and to the other instances' hubs through
+/// the relay: a trigger's state changes and deliveries are recorded by one instance, and its notice is sent once.
 impl Handler<TriggerNotice> for WsHub {
     type Result = ();
 
     fn handle(&mut self, msg: TriggerNotice, _ctx: &mut Self::Context) {
+        self.notify_all(msg.frame(Utc::now()));
+        if let Some(relay) = &mut self.relay {
+            relay.publish_notice(msg.frame_type, msg.data);
+        }
+    }
+}
+
+/// A notice another instance recorded, handed to every session.
+impl Handler<RelayedNotice> for WsHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: RelayedNotice, _ctx: &mut Self::Context) {
         self.notify_all(msg.frame(Utc::now()));
     }
 }
