@@ -14,6 +14,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
+pub use repo::backtest_pg::{FunnelCounts, FunnelQuery};
 pub use repo::dead_letters::{DeadLetterFilter, DeadLettersRepo};
 pub use repo::deliveries::{DeliveriesRepo, Pick};
 pub use repo::delivery_history::{DeliveryFilter, DeliveryHistoryRepo};

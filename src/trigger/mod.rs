@@ -53,8 +53,8 @@ pub use matcher::{MatchIndex, Matches};
 pub use outcome::{Ended, next_status};
 pub use pause::{Gate, PauseConfig, PauseMachine, StateChange, TriggerState};
 pub use predicate::{
-    MAX_IN_VALUES, MAX_PREDICATES, MAX_REGEX_CHARS, Predicate, PredicateOutcome, compile_all,
-    first_failure,
+    ItemTest, MAX_IN_VALUES, MAX_PREDICATES, MAX_REGEX_CHARS, PortablePredicate, Predicate,
+    PredicateOutcome, compile_all, first_failure,
 };
 pub use record::{
     AttemptOutcome, AttemptRecord, AttemptResult, Delivery, NewDelivery, StateChangeRecord,

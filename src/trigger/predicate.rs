@@ -64,6 +64,31 @@ enum Ordering {
     Lte,
 }
 
+/// A predicate as a database runs it ([`Predicate::portable`]): it holds when some item `path` selects (in lax
+/// mode, arrays not unwrapped after the last step) passes `test` — or, `negated`, when none does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortablePredicate {
+    /// The SQL/JSON path selecting the items.
+    pub path: String,
+    /// What an item must pass.
+    pub test: ItemTest,
+    /// Holds when no item passes.
+    pub negated: bool,
+}
+
+/// What one selected item must pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemTest {
+    /// Any item.
+    Any,
+    /// Equal (as JSON; numbers by value) to one of these scalars.
+    EqualsAny(Vec<Value>),
+    /// A number standing in this relation (`>`, `>=`, `<`, `<=`) to the bound.
+    Number(&'static str, f64),
+    /// This SQL/JSON predicate is true with the item as `$`.
+    Matches(String),
+}
+
 /// What checking one predicate came to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredicateOutcome {
@@ -239,6 +264,52 @@ impl Predicate {
             Test::Regex(_) => "regex",
             Test::Matches(_) => "matches",
         }
+    }
+
+    /// The predicate in a form a database evaluating SQL/JSON paths (PostgreSQL) runs with exactly the meaning
+    /// [`Predicate::check`] gives it, or `None` when there is none: case folding and `regex` (Rust's syntax and
+    /// Unicode lower case are not the database's), `contains`, comparisons with arrays or objects, and the negated
+    /// operators on a path that could fail to evaluate (a failed evaluation fails the predicate here, where the
+    /// database would see no items and pass it).
+    pub fn portable(&self) -> Option<PortablePredicate> {
+        let scalar = |v: &Value| !matches!(v, Value::Array(_) | Value::Object(_));
+        let plain_path = !self.path.as_str().contains(['?', '(']);
+        let values = |values: &[Value]| {
+            (values.iter().all(scalar)
+                && (self.case_sensitive || !values.iter().any(Value::is_string)))
+            .then(|| values.to_vec())
+        };
+        let (test, negated) = match &self.test {
+            Test::Exists => (ItemTest::Any, false),
+            Test::Equals(value) => (
+                ItemTest::EqualsAny(values(std::slice::from_ref(value))?),
+                false,
+            ),
+            Test::In(list) => (ItemTest::EqualsAny(values(list)?), false),
+            Test::NotEquals(value) if plain_path => (
+                ItemTest::EqualsAny(values(std::slice::from_ref(value))?),
+                true,
+            ),
+            Test::NotIn(list) if plain_path => (ItemTest::EqualsAny(values(list)?), true),
+            Test::Compare(ordering, bound) => {
+                let operator = match ordering {
+                    Ordering::Gt => ">",
+                    Ordering::Gte => ">=",
+                    Ordering::Lt => "<",
+                    Ordering::Lte => "<=",
+                };
+                (ItemTest::Number(operator, *bound), false)
+            }
+            Test::Matches(predicate) => (ItemTest::Matches(predicate.as_str().to_owned()), false),
+            Test::NotEquals(_) | Test::NotIn(_) | Test::Contains(_) | Test::Regex(_) => {
+                return None;
+            }
+        };
+        Some(PortablePredicate {
+            path: self.path.as_str().to_owned(),
+            test,
+            negated,
+        })
     }
 
     /// Checks the predicate against an envelope's JSON.

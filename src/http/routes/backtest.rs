@@ -3,11 +3,11 @@
 //! how many match, the first `limit` matching ids, how many each predicate removed, the deliveries an idempotency
 //! key would have skipped, and how the throttle would have spread the rest. Nothing is delivered or stored.
 //!
-//! Scope `triggers:read`. The database narrows type, source and time (PostgreSQL exactly, with the patterns'
-//! regexes; SQLite by the patterns' literal prefix, Herald checking the rest); the predicates then run in Herald
-//! with the trigger's own evaluator, on both databases, so a backtest counts exactly what the trigger would do.
-//! (PostgreSQL's SQL/JSON filters unwrap arrays in lax mode where trigger predicates compare the items a path
-//! selects as they are, so pushing predicates into SQL would count differently from delivery.) The scan is
+//! Scope `triggers:read`. On PostgreSQL the database runs it all (type, source and time narrowing and every
+//! predicate, counted in one scan) when each predicate has a form whose meaning there is the trigger's own
+//! ([`Predicate::portable`]: items compared as the path selects them, not unwrapped as a SQL/JSON filter would)
+//! and there is no idempotency key to render. Otherwise (SQLite, `regex`, `contains`, case folding, a key) the
+//! database narrows and Herald runs the trigger's own evaluator over the events, oldest first. Either way it is
 //! bounded by `HERALD_QUERY_TIMEOUT_MS` as event queries are (`503 query_timeout`). A draft that is not a valid
 //! definition gets the 400 create gives.
 
@@ -24,9 +24,10 @@ use crate::domain::{ValidationError, format_timestamp, parse_time_bound};
 use crate::filter::EventFilter;
 use crate::http::wire::{Field, WireBody, parse_body};
 use crate::http::{ApiError, AppState, Caller};
-use crate::storage::{EventQuery, StorageError};
+use crate::storage::{EventQuery, FunnelCounts, FunnelQuery, StorageError};
 use crate::trigger::{
-    Backtest, CompiledTrigger, Definition, WebhookSecret, event_json, trigger_json,
+    Backtest, BacktestReport, CompiledTrigger, Definition, Predicate, WebhookSecret, event_json,
+    trigger_json,
 };
 use crate::views::BacktestView;
 
@@ -154,7 +155,69 @@ pub async fn backtest(
         from: Some(from),
         to: Some(to),
     };
-    let mut run = Backtest::new(&definition, trigger, limit as usize);
+    let run = Backtest::new(&definition, trigger, limit as usize);
+    let report = match in_database(&state, &definition, (from, to), limit).await {
+        Some(counted) => {
+            let counts = counted?;
+            run.counted(
+                counts.scanned,
+                &counts.passing,
+                counts.sample_ids,
+                &counts.arrivals,
+            )
+        }
+        None => scan(&state, run, &query).await?,
+    };
+    let view = BacktestView::of(
+        &report,
+        trigger_id.as_deref(),
+        (format_timestamp(from), format_timestamp(to)),
+    );
+    Ok(HttpResponse::Ok().json(json!({ "data": view })))
+}
+
+/// The funnel counted by PostgreSQL, when the definition allows it (every predicate portable, no idempotency
+/// key); `None` to count in Herald. A statement PostgreSQL refuses (a path it reads differently) is counted in
+/// Herald too, and logged.
+async fn in_database(
+    state: &AppState,
+    definition: &Definition,
+    range: (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    samples: u64,
+) -> Option<Result<FunnelCounts, ApiError>> {
+    let events = state.storage.events();
+    if !events.counts_funnels() || definition.idempotency_key.is_some() {
+        return None;
+    }
+    let predicates = definition
+        .predicates
+        .iter()
+        .map(Predicate::portable)
+        .collect::<Option<Vec<_>>>()?;
+    let query = FunnelQuery {
+        event_type: &definition.event_type,
+        source: definition.event_source.as_ref(),
+        range,
+        predicates: &predicates,
+        samples,
+        arrivals: definition.throttle.is_some(),
+    };
+    match events.backtest_funnel(&query, state.query_timeout).await {
+        Ok(counts) => Some(Ok(counts)),
+        Err(StorageError::QueryTimeout) => Some(Err(StorageError::QueryTimeout.into())),
+        Err(e) => {
+            tracing::warn!(error = %e, "PostgreSQL could not count the backtest; Herald counts it.");
+            None
+        }
+    }
+}
+
+/// The funnel counted by Herald: the narrowed events read oldest first, in chunks, within the query timeout.
+async fn scan(
+    state: &AppState,
+    mut run: Backtest<'_>,
+    query: &EventQuery,
+) -> Result<BacktestReport, ApiError> {
     let deadline = Instant::now() + state.query_timeout;
     let events = state.storage.events();
     let mut after = 0;
@@ -164,7 +227,7 @@ pub async fn backtest(
             return Err(StorageError::QueryTimeout.into());
         }
         let chunk = events
-            .list_after(&query, after, CHUNK_ROWS, remaining)
+            .list_after(query, after, CHUNK_ROWS, remaining)
             .await?;
         for event in &chunk {
             run.feed(
@@ -180,11 +243,5 @@ pub async fn backtest(
         // The predicates run on this task; let others run between chunks.
         tokio::task::yield_now().await;
     }
-    let report = run.report();
-    let view = BacktestView::of(
-        &report,
-        trigger_id.as_deref(),
-        (format_timestamp(from), format_timestamp(to)),
-    );
-    Ok(HttpResponse::Ok().json(json!({ "data": view })))
+    Ok(run.report())
 }

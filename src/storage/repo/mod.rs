@@ -7,6 +7,7 @@
 //! write another table in its own transaction calls a free function
 //! of a lower leaf, never another repository.
 
+pub mod backtest_pg;
 mod controls;
 pub mod dead_letters;
 pub mod deliveries;
