@@ -64,7 +64,7 @@ pub use herald_core::{
     format_timestamp, normalize_workflow_metadata, parse_rfc3339_with_offset, parse_time_bound,
     truncate_to_millis,
 };
-pub use name_pattern::{NameKind, NamePattern};
+pub use name_pattern::{LikePattern, NameKind, NamePattern};
 pub use new_event::{EventOutcome, NewEvent, PersistOutcome};
 pub use rate_limit::{
     Admission, Clock, FakeClock, Grant, LocalWindow, MAX_RELEASE_STEP, MAX_SOURCE_DURATION_MS,
