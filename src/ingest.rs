@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     CloudEvent, Envelope, ErrorCode, EventId, EventOutcome, NewDeadLetter, NewEvent, ParseContext,
-    PersistOutcome, RawEntry, SchemaCatalog,
+    PersistOutcome, RawEntry, SchemaCatalog, ValidationError,
 };
 use crate::insights::severity_of;
 
@@ -139,16 +139,7 @@ impl PreparedBatch {
             return self.push_dead(ErrorCode::Poison, message, &entry);
         }
         let fallback = || EventId::from_stream_entry(&entry.stream_key, &entry.entry_id);
-        let parsed = if let Some(json) = entry.fields.field(ENVELOPE_FIELD) {
-            Envelope::parse_slice(json.as_bytes(), ctx, fallback)
-        } else if let Some(json) = entry.fields.field(CLOUD_EVENT_FIELD) {
-            CloudEvent::parse_slice(json.as_bytes(), ctx, fallback)
-        } else {
-            let message =
-                format!("stream entry has no `{ENVELOPE_FIELD}` (or `{CLOUD_EVENT_FIELD}`) field");
-            return self.push_dead(ErrorCode::MissingEnvelope, message, &entry);
-        };
-        match parsed {
+        match parse_fields(&entry.fields, ctx, fallback) {
             Ok(envelope) => match schemas.check(&envelope.event_type, &envelope.payload) {
                 Ok(version) => self.push_event(
                     accepted(envelope, ctx.now, Some(entry.entry_id), Some(entry.fields))
@@ -201,6 +192,30 @@ fn best_effort_identity(json: Option<&str>) -> (Option<String>, Option<String>) 
             .map(str::to_owned)
     };
     (text("source", 200), text("id", 128))
+}
+
+/// The envelope of a stream entry's fields (`envelope`, else `cloudEvent`), validated with the envelope's rules;
+/// `fallback` gives the id of an envelope without one. Redriving a dead letter reads its raw entry through here too,
+/// so a redriven entry meets exactly the rules it first failed.
+///
+/// # Errors
+/// The first rule broken, or [`ErrorCode::MissingEnvelope`] when neither field is there.
+pub fn parse_fields(
+    fields: &RawEntry,
+    ctx: &ParseContext,
+    fallback: impl FnOnce() -> EventId,
+) -> Result<Envelope, ValidationError> {
+    if let Some(json) = fields.field(ENVELOPE_FIELD) {
+        Envelope::parse_slice(json.as_bytes(), ctx, fallback)
+    } else if let Some(json) = fields.field(CLOUD_EVENT_FIELD) {
+        CloudEvent::parse_slice(json.as_bytes(), ctx, fallback)
+    } else {
+        Err(ValidationError::new(
+            ErrorCode::MissingEnvelope,
+            None,
+            format!("stream entry has no `{ENVELOPE_FIELD}` (or `{CLOUD_EVENT_FIELD}`) field"),
+        ))
+    }
 }
 
 /// `envelope`, accepted at `received_at`, with its severity read from its type, metadata and payload (SPEC §6.1).

@@ -155,6 +155,18 @@ impl<'a> Client<'a> {
         self.send(self.http.post(url).json(body), missing).await
     }
 
+    /// `DELETE url` → the JSON body of a 2xx answer (`null` when empty).
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub(crate) async fn delete(
+        &self,
+        url: Url,
+        missing: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        self.send(self.http.delete(url), missing).await
+    }
+
     async fn send(
         &self,
         mut request: reqwest::RequestBuilder,
@@ -350,4 +362,29 @@ mod tests {
         );
         assert_eq!(proxy, "Herald answered 502 Bad Gateway: <html>oops</html>");
     }
+}
+
+/// A file (or stdin) a command was told to read could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub(crate) struct ReadInput {
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// The text of `path` (`-` for stdin), for the commands that send a file's JSON.
+///
+/// # Errors
+/// [`ReadInput`] naming the path.
+pub(crate) fn read_input(path: &std::path::Path) -> Result<String, ReadInput> {
+    let (path, text) = if path.as_os_str() == "-" {
+        (
+            "stdin".to_owned(),
+            std::io::read_to_string(std::io::stdin()),
+        )
+    } else {
+        (path.display().to_string(), std::fs::read_to_string(path))
+    };
+    text.map_err(|source| ReadInput { path, source })
 }

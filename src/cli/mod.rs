@@ -2,6 +2,7 @@
 
 mod bench;
 mod client;
+mod dead_letters;
 mod events;
 mod outbox;
 mod publish;
@@ -52,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: triggers::TriggersCommand,
     },
+    /// Inspect, redrive and delete the dead letters of a running Herald: `list`, `get`, `redrive`, `delete`.
+    DeadLetters {
+        #[command(subcommand)]
+        command: dead_letters::DeadLettersCommand,
+    },
     /// Relay a service's transactional outbox (`herald_client::outbox`) to Herald.
     Outbox {
         #[command(subcommand)]
@@ -73,6 +79,7 @@ pub fn run() -> ExitCode {
         Command::Events { command } => events::run(command),
         Command::Outbox { command } => outbox::run(command),
         Command::Triggers { command } => triggers::run(command),
+        Command::DeadLetters { command } => dead_letters::run(command),
         Command::Serve => with_settings(cli.config, |settings| {
             actix_rt::System::new().block_on(async move {
                 let app = Application::build(settings).await?;

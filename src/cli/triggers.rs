@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::cli::client::{Client, ClientError, ServerArgs};
+use crate::cli::client::{Client, ClientError, ReadInput, ServerArgs, read_input};
 use crate::cli::events::render::{Column, render_table};
 
 /// `herald triggers …`.
@@ -122,12 +122,8 @@ pub struct ExplainArgs {
 enum Failure {
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("cannot read the definition from {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadInput),
     #[error("the {0} is not JSON: {1}")]
     NotJson(&'static str, #[source] serde_json::Error),
     #[error("unexpected answer from Herald: no {0} (is --url a Herald?)")]
@@ -257,20 +253,6 @@ async fn list(args: &ListArgs) -> Result<(), Failure> {
         }
     }
     Ok(out.flush()?)
-}
-
-/// The text of `path` (`-` for stdin).
-fn read_input(path: &std::path::Path) -> Result<String, Failure> {
-    if path.as_os_str() == "-" {
-        return std::io::read_to_string(std::io::stdin()).map_err(|source| Failure::Read {
-            path: "stdin".into(),
-            source,
-        });
-    }
-    std::fs::read_to_string(path).map_err(|source| Failure::Read {
-        path: path.display().to_string(),
-        source,
-    })
 }
 
 async fn create(args: &CreateArgs) -> Result<(), Failure> {

@@ -32,6 +32,21 @@ impl RawEntry {
             .collect();
         Value::Object(map).to_string()
     }
+
+    /// Reads back what [`RawEntry::to_json_string`] wrote: a JSON object whose values are all strings, in the
+    /// object's order. `None` for anything else (a raw entry cut at the dead-letter size limit, for one).
+    pub fn from_json_str(text: &str) -> Option<RawEntry> {
+        let Value::Object(map) = serde_json::from_str::<Value>(text).ok()? else {
+            return None;
+        };
+        map.into_iter()
+            .map(|(name, value)| match value {
+                Value::String(v) => Some((name, v)),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(RawEntry)
+    }
 }
 
 #[cfg(test)]
@@ -47,5 +62,14 @@ mod tests {
         assert_eq!(raw.field("envelope"), Some("{}"));
         assert_eq!(raw.field("missing"), None);
         assert_eq!(raw.to_json_string(), r#"{"envelope":"{}","trace":"x"}"#);
+    }
+
+    #[test]
+    fn a_raw_entry_reads_back_what_it_wrote_and_nothing_else() {
+        let raw = RawEntry::new(vec![("envelope".into(), r#"{"a":1}"#.into())]);
+        assert_eq!(RawEntry::from_json_str(&raw.to_json_string()), Some(raw));
+        assert_eq!(RawEntry::from_json_str(r#"{"envelope":{}}"#), None);
+        assert_eq!(RawEntry::from_json_str(r#"{"envelope":"#), None);
+        assert_eq!(RawEntry::from_json_str("[]"), None);
     }
 }

@@ -139,6 +139,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(routes::dead_letters::get),
         )
         .route(
+            "/admin/dead-letters/{id}",
+            web::delete().to(routes::dead_letters::delete),
+        )
+        .route(
+            "/admin/dead-letters/{id}/redrive",
+            web::post().to(routes::dead_letters::redrive),
+        )
+        .route(
             "/admin/event-schemas",
             web::get().to(routes::event_schemas::list),
         )

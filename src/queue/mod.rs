@@ -104,6 +104,14 @@ impl Queue {
         }
     }
 
+    /// The ingress stream's key in redis mode; inline mode reads no stream.
+    pub fn stream_key(&self) -> Option<&str> {
+        match self {
+            Queue::Redis(q) => Some(q.stream_key()),
+            Queue::Inline(_) => None,
+        }
+    }
+
     /// Starts the consumers that feed `router`; they stop reading when `shutdown` turns true and the returned
     /// task ends once every batch in flight has a durable outcome.
     pub fn start(

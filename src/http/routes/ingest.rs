@@ -92,7 +92,10 @@ pub async fn publish(
 }
 
 /// Reads the body up to `limit` bytes.
-async fn read_body(mut body: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+pub(super) async fn read_body(
+    mut body: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| match e {
@@ -107,7 +110,7 @@ async fn read_body(mut body: web::Payload, limit: usize) -> Result<web::BytesMut
     Ok(bytes)
 }
 
-fn queue_error(e: QueueError) -> ApiError {
+pub(super) fn queue_error(e: QueueError) -> ApiError {
     match e {
         QueueError::ShuttingDown => {
             ApiError::unavailable("Herald is shutting down; retry on another instance", None)

@@ -85,6 +85,11 @@ impl RedisStreams {
         self.inner.commands.clone()
     }
 
+    /// The ingress stream's key (`HERALD_EVENT_STREAM`).
+    pub fn stream_key(&self) -> &str {
+        &self.inner.settings.stream
+    }
+
     /// Connects, creates the consumer group (with `MKSTREAM`, at id `0` so entries published before Herald's
     /// first start are read), and warns when Redis keeps nothing on disk.
     ///

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -12,7 +13,7 @@ use sea_orm::{
 
 use super::rows::dead_letter_from_model;
 use super::stats::{add_failures_postgres, add_stats_in};
-use crate::domain::{DeadLetter, NewDeadLetter, SourceName, StatsDelta};
+use crate::domain::{DeadLetter, ErrorCode, NewDeadLetter, SourceName, StatsDelta};
 use crate::storage::StorageError;
 use crate::storage::entity::event_ingress_failures as failures;
 
@@ -31,12 +32,94 @@ pub struct DeadLetterFilter {
 
 /// Repository of `event_ingress_failures`.
 pub struct DeadLettersRepo<'a> {
+    write: &'a DatabaseConnection,
     read: &'a DatabaseConnection,
 }
 
 impl<'a> DeadLettersRepo<'a> {
-    pub(crate) fn new(_write: &'a DatabaseConnection, read: &'a DatabaseConnection) -> Self {
-        DeadLettersRepo { read }
+    pub(crate) fn new(write: &'a DatabaseConnection, read: &'a DatabaseConnection) -> Self {
+        DeadLettersRepo { write, read }
+    }
+
+    /// Marks a dead letter redriven at `at`, unless it already is: `false` when it was (or is gone), so two
+    /// redrives of one dead letter never both go on.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    #[tracing::instrument(name = "claim_dead_letter_redrive", skip(self))]
+    pub async fn mark_redriven(&self, id: &str, at: DateTime<Utc>) -> Result<bool, StorageError> {
+        let result = failures::Entity::update_many()
+            .col_expr(failures::Column::RedrivenAt, Expr::value(at))
+            .filter(failures::Column::Id.eq(id))
+            .filter(failures::Column::RedrivenAt.is_null())
+            .exec(self.write)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Undoes [`DeadLettersRepo::mark_redriven`] for a redrive that failed, recording why: the dead letter stays,
+    /// with the new reason and message.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    #[tracing::instrument(name = "record_dead_letter_failure", skip(self, message))]
+    pub async fn failed_again(
+        &self,
+        id: &str,
+        reason: ErrorCode,
+        message: &str,
+    ) -> Result<(), StorageError> {
+        failures::Entity::update_many()
+            .col_expr(
+                failures::Column::RedrivenAt,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .col_expr(failures::Column::Reason, Expr::value(reason.as_str()))
+            .col_expr(failures::Column::Message, Expr::value(message))
+            .filter(failures::Column::Id.eq(id))
+            .exec(self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes [`DeadLettersRepo::mark_redriven`] when the redriven event could not be made durable: nothing about
+    /// the entry was learnt, so its reason and message stay.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn clear_redriven(&self, id: &str) -> Result<(), StorageError> {
+        failures::Entity::update_many()
+            .col_expr(
+                failures::Column::RedrivenAt,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .filter(failures::Column::Id.eq(id))
+            .exec(self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a dead letter; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    #[tracing::instrument(name = "delete_dead_letter", skip(self))]
+    pub async fn delete(&self, id: &str) -> Result<bool, StorageError> {
+        let result = failures::Entity::delete_by_id(id.to_owned())
+            .exec(self.write)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// One dead letter by id, read on the primary (right after a write of this request).
+    ///
+    /// # Errors
+    /// [`StorageError::Database`].
+    pub async fn get_written(&self, id: &str) -> Result<Option<DeadLetter>, StorageError> {
+        Ok(failures::Entity::find_by_id(id.to_owned())
+            .one(self.write)
+            .await?
+            .map(dead_letter_from_model))
     }
 
     /// One page, newest first with the id as tie-break, after the `(receivedAt, id)` key of the previous page.

@@ -1,9 +1,11 @@
 //! `GET /admin/dead-letters` and `GET /admin/dead-letters/{id}` (SPEC §6, §6.6). Dead letters come from stream
 //! entries, so every test runs in redis mode, on SQLite and on PostgreSQL.
 
+mod cli;
 mod listing;
 mod pagination;
 mod parameters;
+mod redrive;
 
 use serde_json::Value;
 
