@@ -6,7 +6,7 @@ use herald::auth::AccessPolicy;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, Mode, TestApp, TestEnv, call, token_registry};
+use crate::helpers::{Db, Mode, Receiver, TestApp, TestEnv, call, eventually, token_registry};
 
 use super::{DATABASES, exactly, spawn};
 
@@ -133,6 +133,53 @@ async fn an_entry_refused_by_its_schema_is_stored_as_it_was_once_the_schema_acce
             stored["schemaVersion"], 2,
             "{db:?}: checked against the new version"
         );
+    }
+}
+
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
+async fn a_redriven_event_goes_through_the_pipeline_and_fires_the_triggers_it_matches() {
+    for db in DATABASES {
+        // Arrange: a trigger on the corrected type, and a dead letter.
+        let mut env = TestEnv::new(db, Mode::Redis).await;
+        env.set("HERALD_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8");
+        let app = env.spawn().await;
+        let receiver = Receiver::start().await;
+        let response = app
+            .client
+            .post(format!("{}/admin/triggers", app.address))
+            .json(&json!({"name": "paid", "eventType": "billing.invoice.paid",
+                "target": {"kind": "webhook", "url": receiver.url, "timeoutMs": 1000}}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 201, "{db:?}");
+        let letter = one_dead_letter(&app, r#"{"type":"billing","source":"billing.api"}"#).await;
+        let corrected =
+            json!({"id": "dl-hook", "type": "billing.invoice.paid", "source": "billing.api"});
+
+        // Act
+        let (status, body) = redrive(
+            &app,
+            letter["id"].as_str().unwrap(),
+            Some(json!({
+                "envelope": corrected
+            })),
+        )
+        .await;
+
+        // Assert
+        assert_eq!(status, 202, "{db:?}: {body}");
+        eventually("the trigger to deliver the redriven event", || {
+            let receiver = receiver.clone();
+            async move {
+                receiver
+                    .accepted()
+                    .iter()
+                    .any(|r| String::from_utf8_lossy(&r.body).contains("dl-hook"))
+            }
+        })
+        .await;
+        receiver.stop().await;
     }
 }
 
