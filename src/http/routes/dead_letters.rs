@@ -150,6 +150,7 @@ pub async fn redrive(
                 "id {} is already stored with a different type, source or payload",
                 event_id.as_str()
             );
+            repo.clear_redriven(&id).await?;
             repo.failed_again(&id, ErrorCode::IdConflict, &message)
                 .await?;
             Err(ApiError::id_conflict(event_id.as_str()))

@@ -57,8 +57,8 @@ impl<'a> DeadLettersRepo<'a> {
         Ok(result.rows_affected == 1)
     }
 
-    /// Undoes [`DeadLettersRepo::mark_redriven`] for a redrive that failed, recording why: the dead letter stays,
-    /// with the new reason and message.
+    /// Records why a redrive was refused: the dead letter stays, with the new reason and message. A dead letter
+    /// another request redrove meanwhile is left as it is.
     ///
     /// # Errors
     /// [`StorageError::Database`].
@@ -70,13 +70,10 @@ impl<'a> DeadLettersRepo<'a> {
         message: &str,
     ) -> Result<(), StorageError> {
         failures::Entity::update_many()
-            .col_expr(
-                failures::Column::RedrivenAt,
-                Expr::value(None::<DateTime<Utc>>),
-            )
             .col_expr(failures::Column::Reason, Expr::value(reason.as_str()))
             .col_expr(failures::Column::Message, Expr::value(message))
             .filter(failures::Column::Id.eq(id))
+            .filter(failures::Column::RedrivenAt.is_null())
             .exec(self.write)
             .await?;
         Ok(())
