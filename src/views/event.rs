@@ -78,7 +78,17 @@ impl<'a> EventView<'a> {
     }
 }
 
-/// One item of `GET /admin/events/timeline`: `{kind: "event", at, event}` (deliveries join once triggers exist).
+/// What a timeline item links to: the event a delivery was made for, the delivery an attempt belongs to, or the
+/// event a caused event names as its `causationId` (when that event is in the same timeline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ParentLink<'a> {
+    /// `event` or `delivery`.
+    pub kind: &'static str,
+    /// Its id.
+    pub id: &'a str,
+}
+
+/// One item of `GET /admin/events/timeline`: `{kind, at, parent, event | delivery | attempt}`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineItemView<'a> {
@@ -98,13 +108,27 @@ pub struct TimelineItemView<'a> {
     pub event: Option<EventView<'a>>,
     /// What the item is: `event`, `delivery` or `attempt`.
     pub kind: &'static str,
+    /// What it links to; `null` for an event that names no cause in the timeline.
+    pub parent: Option<ParentLink<'a>>,
 }
 
 impl<'a> TimelineItemView<'a> {
-    /// The timeline item of `event`.
-    pub fn event(event: &'a StoredEvent) -> TimelineItemView<'a> {
+    /// The timeline item of `event`; `cause_listed` says whether the event its `causationId` names is in the
+    /// same timeline, and so its parent.
+    pub fn event(
+        event: &'a StoredEvent,
+        cause_listed: impl Fn(&str) -> bool,
+    ) -> TimelineItemView<'a> {
+        let parent = event
+            .envelope
+            .causation_id
+            .as_ref()
+            .map(|c| c.as_str())
+            .filter(|id| cause_listed(id))
+            .map(|id| ParentLink { kind: "event", id });
         TimelineItemView {
             kind: "event",
+            parent,
             at: format_timestamp(event.envelope.occurred_at),
             event: Some(EventView::of(event)),
             delivery: None,
@@ -117,6 +141,10 @@ impl<'a> TimelineItemView<'a> {
     pub fn delivery(delivery: &'a Delivery) -> TimelineItemView<'a> {
         TimelineItemView {
             kind: "delivery",
+            parent: Some(ParentLink {
+                kind: "event",
+                id: &delivery.event_id,
+            }),
             at: format_timestamp(delivery.created_at),
             event: None,
             delivery: Some(DeliveryView::of(delivery)),
@@ -129,11 +157,24 @@ impl<'a> TimelineItemView<'a> {
     pub fn attempt(attempt: &'a AttemptRecord) -> TimelineItemView<'a> {
         TimelineItemView {
             kind: "attempt",
+            parent: Some(ParentLink {
+                kind: "delivery",
+                id: &attempt.delivery_id,
+            }),
             at: format_timestamp(attempt.started_at),
             event: None,
             delivery: None,
             delivery_id: Some(&attempt.delivery_id),
             attempt: Some(AttemptView::of(attempt)),
+        }
+    }
+
+    /// Orders items of one instant: an event before the deliveries it caused, a delivery before its attempts.
+    pub fn rank(&self) -> u8 {
+        match self.kind {
+            "event" => 0,
+            "delivery" => 1,
+            _ => 2,
         }
     }
 }
@@ -182,5 +223,23 @@ mod tests {
         assert_eq!(view["correlationId"], Value::Null);
         assert_eq!(view["derived"], Value::Null);
         assert_eq!(view["payload"], json!({"n": 1}));
+    }
+
+    #[test]
+    fn a_timeline_event_links_to_its_cause_only_when_the_cause_is_listed() {
+        let caused = StoredEvent::sample(
+            json!({"id": "e-2", "type": "a.b", "source": "svc", "causationId": "e-1"}),
+            43,
+        );
+        let listed =
+            serde_json::to_value(TimelineItemView::event(&caused, |id| id == "e-1")).unwrap();
+        assert_eq!(listed["parent"], json!({"kind": "event", "id": "e-1"}));
+        assert_eq!(listed["kind"], "event");
+        let unlisted = serde_json::to_value(TimelineItemView::event(&caused, |_| false)).unwrap();
+        assert_eq!(
+            unlisted["parent"],
+            Value::Null,
+            "written as null, not left out"
+        );
     }
 }

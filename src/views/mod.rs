@@ -30,7 +30,7 @@ mod source;
 mod trigger;
 
 pub use dead_letter::DeadLetterView;
-pub use event::{EventView, TimelineItemView};
+pub use event::{EventView, ParentLink, TimelineItemView};
 pub use event_schema::{EventSchemaSummaryView, EventSchemaView};
 pub use explain::{BacktestView, EliminationView, ExplainView, StepView, ThrottlePlayView};
 pub use frame::{AckData, ErrorData, EventFrameData, FrameView, LaggedData, SubscribedData};

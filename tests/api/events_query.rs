@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{DEPLOYMENTS, Db, Mode, TestApp, TestEnv, eventually};
+use crate::helpers::{DEPLOYMENTS, Db, Mode, TestApp, TestEnv, eventually, eventually_some};
 
 /// Publishes `events` in one batch and waits until all are stored.
 async fn publish(app: &TestApp, events: Vec<Value>) {
@@ -461,6 +461,46 @@ async fn a_timeline_lists_a_correlation_ids_events_in_time_order() {
         assert_eq!(items[0]["kind"], "event");
         assert_eq!(items[0]["at"], "2026-11-22T08:00:00.000Z");
         assert_eq!(body["data"]["truncated"], false);
+        assert_eq!(items[0]["parent"], Value::Null, "{db:?}: no cause named");
+
+        // A caused event links to its cause when the cause is in the timeline; a cause elsewhere is no link.
+        publish(
+            &app,
+            vec![
+                json!({"id": "cause-2", "type": "t.caused", "source": "s", "correlationId": "c-cause",
+                    "causationId": "cause-1", "occurredAt": "2026-11-22T08:00:01.000Z"}),
+                json!({"id": "cause-1", "type": "t.root", "source": "s", "correlationId": "c-cause",
+                    "occurredAt": "2026-11-22T08:00:00.000Z"}),
+                json!({"id": "cause-3", "type": "t.caused", "source": "s", "correlationId": "c-cause",
+                    "causationId": "elsewhere", "occurredAt": "2026-11-22T08:00:02.000Z"}),
+            ],
+        )
+        .await;
+        // `publish` waits for a count the corpus already passes: wait for these three themselves.
+        let body = eventually_some("the three caused events in the timeline", || async {
+            let body: Value = app
+                .get("/admin/events/timeline?correlationId=c-cause")
+                .await
+                .json()
+                .await
+                .unwrap();
+            (body["data"]["items"].as_array().map(Vec::len) == Some(3)).then_some(body)
+        })
+        .await;
+        let items = body["data"]["items"].as_array().unwrap();
+        let links: Vec<(Value, Value)> = items
+            .iter()
+            .map(|i| (i["event"]["id"].clone(), i["parent"].clone()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                (json!("cause-1"), Value::Null),
+                (json!("cause-2"), json!({"kind": "event", "id": "cause-1"})),
+                (json!("cause-3"), Value::Null),
+            ],
+            "{db:?}: {body}"
+        );
         let response = app.get("/admin/events/timeline").await;
         assert_eq!(response.status(), 400);
     }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use std::collections::HashSet;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
@@ -188,11 +190,16 @@ pub async fn timeline(
         .delivery_history()
         .attempts_of(&delivery_ids)
         .await?;
-    let mut items: Vec<TimelineItemView<'_>> = events.iter().map(TimelineItemView::event).collect();
+    let listed: HashSet<&str> = ids.iter().copied().collect();
+    let mut items: Vec<TimelineItemView<'_>> = events
+        .iter()
+        .map(|e| TimelineItemView::event(e, |id| listed.contains(id)))
+        .collect();
     items.extend(deliveries.iter().map(TimelineItemView::delivery));
     items.extend(attempts.iter().map(TimelineItemView::attempt));
-    // RFC 3339 with milliseconds in UTC sorts as text; the sort is stable, so an event stays before what it caused.
-    items.sort_by(|a, b| a.at.cmp(&b.at));
+    // RFC 3339 with milliseconds in UTC sorts as text; within one millisecond an event comes before the deliveries
+    // it caused and a delivery before its attempts; the sort is stable, so events keep their stored order.
+    items.sort_by(|a, b| a.at.cmp(&b.at).then(a.rank().cmp(&b.rank())));
     let truncated = truncated || items.len() as u64 > TIMELINE_MAX_ITEMS;
     items.truncate(TIMELINE_MAX_ITEMS as usize);
     Ok(HttpResponse::Ok().json(json!({ "data": { "items": items, "truncated": truncated } })))

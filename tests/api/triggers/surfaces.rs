@@ -65,6 +65,22 @@ async fn operators_see_trigger_frames_the_events_deliveries_and_trigger_health()
             "{timeline}"
         );
         assert_eq!(timeline["data"]["items"][2]["attempt"]["statusCode"], 404);
+        let items = &timeline["data"]["items"];
+        assert_eq!(
+            items[0]["parent"],
+            Value::Null,
+            "the root event: {timeline}"
+        );
+        assert_eq!(
+            items[1]["parent"],
+            json!({"kind": "event", "id": ids[0]}),
+            "a delivery links to its event"
+        );
+        assert_eq!(
+            items[2]["parent"],
+            json!({"kind": "delivery", "id": items[1]["delivery"]["id"]}),
+            "an attempt links to its delivery"
+        );
 
         let (_, paused) = call(
             &app,
