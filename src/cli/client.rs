@@ -388,3 +388,40 @@ pub(crate) fn read_input(path: &std::path::Path) -> Result<String, ReadInput> {
     };
     text.map_err(|source| ReadInput { path, source })
 }
+
+/// Why an admin command (`herald triggers …`, `herald dead-letters …`) failed; its `Display` is printed after
+/// `herald <command>: `.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Read(#[from] ReadInput),
+    #[error("the {0} is not JSON: {1}")]
+    NotJson(&'static str, #[source] serde_json::Error),
+    #[error("unexpected answer from Herald: no {0} (is --url a Herald?)")]
+    Unexpected(&'static str),
+    #[error("cannot write the output: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Runs an admin command's future on a current-thread runtime and turns its result into the exit code: a closed
+/// stdout (`| head`) is success, any other failure one line on stderr and exit code 1.
+pub(crate) fn run_admin(
+    command: &str,
+    future: impl std::future::Future<Output = Result<(), Failure>>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let result = match super::block_on(command, future) {
+        Ok(result) => result,
+        Err(code) => return code,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("herald {command}: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::cli::client::{Client, ClientError, ReadInput, ServerArgs, read_input};
+use crate::cli::client::{Client, Failure, ServerArgs, read_input, run_admin};
 use crate::cli::events::render::{Column, render_table};
 
 /// `herald dead-letters …`.
@@ -76,42 +76,16 @@ pub struct RedriveArgs {
     server: ServerArgs,
 }
 
-/// Why a command failed; its `Display` is printed after `herald dead-letters: `.
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Read(#[from] ReadInput),
-    #[error("the envelope is not JSON: {0}")]
-    NotJson(#[source] serde_json::Error),
-    #[error("unexpected answer from Herald: no {0} (is --url a Herald?)")]
-    Unexpected(&'static str),
-    #[error("cannot write the output: {0}")]
-    Write(#[from] std::io::Error),
-}
-
 /// Runs `herald dead-letters …`.
 pub fn run(command: DeadLettersCommand) -> ExitCode {
-    let result = match super::block_on("dead-letters", async {
+    run_admin("dead-letters", async {
         match &command {
             DeadLettersCommand::List(args) => list(args).await,
             DeadLettersCommand::Get(args) => get(args).await,
             DeadLettersCommand::Redrive(args) => redrive(args).await,
             DeadLettersCommand::Delete(args) => delete(args).await,
         }
-    }) {
-        Ok(result) => result,
-        Err(code) => return code,
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("herald dead-letters: {failure}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 const COLUMNS: [Column; 6] = [
@@ -236,7 +210,8 @@ async fn redrive(args: &RedriveArgs) -> Result<(), Failure> {
     let body = match &args.envelope_file {
         Some(path) => {
             let text = read_input(path)?;
-            let envelope: Value = serde_json::from_str(&text).map_err(Failure::NotJson)?;
+            let envelope: Value =
+                serde_json::from_str(&text).map_err(|e| Failure::NotJson("envelope", e))?;
             json!({ "envelope": envelope })
         }
         None => json!({}),

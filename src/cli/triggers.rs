@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::cli::client::{Client, ClientError, ReadInput, ServerArgs, read_input};
+use crate::cli::client::{Client, Failure, ServerArgs, read_input, run_admin};
 use crate::cli::events::render::{Column, render_table};
 
 /// `herald triggers …`.
@@ -117,24 +117,9 @@ pub struct ExplainArgs {
     server: ServerArgs,
 }
 
-/// Why a command failed; its `Display` is printed after `herald triggers: `.
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Read(#[from] ReadInput),
-    #[error("the {0} is not JSON: {1}")]
-    NotJson(&'static str, #[source] serde_json::Error),
-    #[error("unexpected answer from Herald: no {0} (is --url a Herald?)")]
-    Unexpected(&'static str),
-    #[error("cannot write the output: {0}")]
-    Write(#[from] std::io::Error),
-}
-
 /// Runs `herald triggers …`.
 pub fn run(command: TriggersCommand) -> ExitCode {
-    let result = match super::block_on("triggers", async {
+    run_admin("triggers", async {
         match &command {
             TriggersCommand::List(args) => list(args).await,
             TriggersCommand::Create(args) => create(args).await,
@@ -154,18 +139,7 @@ pub fn run(command: TriggersCommand) -> ExitCode {
             }
             TriggersCommand::Explain(args) => explain(args).await,
         }
-    }) {
-        Ok(result) => result,
-        Err(code) => return code,
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("herald triggers: {failure}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 const COLUMNS: [Column; 6] = [

@@ -1,24 +1,12 @@
 //! `herald dead-letters list|get|redrive|delete` against a running Herald (SPEC §6.6, §12).
 
 use serde_json::{Value, json};
-use tokio::process::Command;
 
 use super::{exactly, spawn};
-use crate::helpers::Db;
+use crate::helpers::{Db, run_herald};
 
-/// Runs `herald <args> --url <url>`: success, stdout, stderr.
 async fn herald(args: &[&str], url: &str) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(args)
-        .args(["--url", url])
-        .output()
-        .await
-        .expect("run herald");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    run_herald(args, url, None).await
 }
 
 #[actix_rt::test(system = "crate::helpers::TestSystem")]

@@ -6,27 +6,16 @@ use herald::auth::AccessPolicy;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, Mode, Receiver, TestApp, TestEnv, call, eventually, token_registry};
+use crate::helpers::{
+    Db, Mode, Receiver, TestApp, TestEnv, call, call_as, eventually, token_registry,
+};
 
 use super::{DATABASES, exactly, spawn};
 
 /// `method /admin/dead-letters/{path}` with an optional JSON body; the status and the JSON answer (`null` if none).
 async fn send(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method, format!("{}/admin/dead-letters/{path}", app.address));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    let json = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-    };
-    (status, json)
+    let path = format!("/admin/dead-letters/{path}");
+    call_as(app, method, &path, app.token.as_deref(), body).await
 }
 
 async fn redrive(app: &TestApp, id: &str, body: Option<Value>) -> (u16, Value) {

@@ -314,10 +314,21 @@ pub async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method, format!("{}{path}", app.address))
-        .bearer_auth(token);
+    call_as(app, method, path, Some(token), body).await
+}
+
+/// [`call`] with the token optional (none: the anonymous caller of a Herald without tokens).
+pub async fn call_as(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app.client.request(method, format!("{}{path}", app.address));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -330,4 +341,19 @@ pub async fn call(
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
     };
     (status, json)
+}
+
+/// Runs the `herald` binary with `args`, `--url url` and `--token` when given: success, stdout, stderr.
+pub async fn run_herald(args: &[&str], url: &str, token: Option<&str>) -> (bool, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+    command.args(args).args(["--url", url]);
+    if let Some(token) = token {
+        command.args(["--token", token]);
+    }
+    let output = command.output().await.expect("run herald");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

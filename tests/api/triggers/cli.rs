@@ -1,23 +1,12 @@
 //! `herald triggers list|create|pause|resume|explain` against a running Herald (SPEC §12).
 
 use serde_json::Value;
-use tokio::process::Command;
 
 use super::{OPERATOR, READER, WRITER, env};
-use crate::helpers::{Db, Mode};
+use crate::helpers::{Db, Mode, run_herald};
 
 async fn herald(args: &[&str], url: &str, token: &str) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(args)
-        .args(["--url", url, "--token", token])
-        .output()
-        .await
-        .expect("run herald");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    run_herald(args, url, Some(token)).await
 }
 
 #[actix_rt::test(system = "crate::helpers::TestSystem")]
