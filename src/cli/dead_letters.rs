@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::cli::client::{Client, Failure, ServerArgs, read_input, run_admin};
-use crate::cli::events::render::{Column, render_table};
+use crate::cli::events::render::{Column, write_list};
 
 /// `herald dead-letters …`.
 #[derive(Debug, Subcommand)]
@@ -155,23 +155,21 @@ async fn list(args: &ListArgs) -> Result<(), Failure> {
     let letters = body["data"]["deadLetters"]
         .as_array()
         .ok_or(Failure::Unexpected("data.deadLetters list"))?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        for letter in letters {
-            writeln!(out, "{letter}")?;
-        }
-    } else {
-        let rows: Vec<Vec<String>> = letters.iter().map(row).collect();
-        out.write_all(render_table(&COLUMNS, &rows).as_bytes())?;
-        if body["data"]["page"]["hasMore"] == true {
-            writeln!(
-                out,
-                "(more dead letters than --limit {}; narrow with --from/--to or use --json with the API's cursor)",
-                args.limit
-            )?;
-        }
-    }
-    Ok(out.flush()?)
+    let more = (body["data"]["page"]["hasMore"] == true).then(|| {
+        format!(
+            "(more dead letters than --limit {}; narrow with --from/--to or use --json with the API's cursor)",
+            args.limit
+        )
+    });
+    write_list(
+        &mut std::io::stdout().lock(),
+        letters,
+        args.json,
+        &COLUMNS,
+        row,
+        more,
+    )?;
+    Ok(())
 }
 
 async fn get(args: &IdArgs) -> Result<(), Failure> {

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::cli::client::{Client, Failure, ServerArgs, read_input, run_admin};
-use crate::cli::events::render::{Column, render_table};
+use crate::cli::events::render::{Column, render_table, write_list};
 
 /// `herald triggers …`.
 #[derive(Debug, Subcommand)]
@@ -198,35 +198,31 @@ async fn list(args: &ListArgs) -> Result<(), Failure> {
     let triggers = body["data"]["triggers"]
         .as_array()
         .ok_or(Failure::Unexpected("data.triggers list"))?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        for t in triggers {
-            writeln!(out, "{t}")?;
-        }
-    } else {
-        let rows: Vec<Vec<String>> = triggers
-            .iter()
-            .map(|t| {
-                vec![
-                    text(&t["name"]),
-                    text(&t["eventType"]),
-                    target(t),
-                    text(&t["status"]),
-                    text(&t["state"]),
-                    text(&t["id"]),
-                ]
-            })
-            .collect();
-        out.write_all(render_table(&COLUMNS, &rows).as_bytes())?;
-        if body["data"]["page"]["hasMore"] == true {
-            writeln!(
-                out,
-                "(more triggers than --limit {}; use --json with the API's cursor to page)",
-                args.limit
-            )?;
-        }
-    }
-    Ok(out.flush()?)
+    let more = (body["data"]["page"]["hasMore"] == true).then(|| {
+        format!(
+            "(more triggers than --limit {}; use --json with the API's cursor to page)",
+            args.limit
+        )
+    });
+    let row = |t: &Value| {
+        vec![
+            text(&t["name"]),
+            text(&t["eventType"]),
+            target(t),
+            text(&t["status"]),
+            text(&t["state"]),
+            text(&t["id"]),
+        ]
+    };
+    write_list(
+        &mut std::io::stdout().lock(),
+        triggers,
+        args.json,
+        &COLUMNS,
+        row,
+        more,
+    )?;
+    Ok(())
 }
 
 async fn create(args: &CreateArgs) -> Result<(), Failure> {

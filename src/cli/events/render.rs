@@ -154,6 +154,33 @@ pub(super) fn render_event(event: &Value) -> String {
     text
 }
 
+/// Writes one page of a list answer: one JSON object per line for scripts (`json`), else a table of `row` for
+/// people, followed by `more` when the server has more than the page held.
+///
+/// # Errors
+/// Stdout could not be written.
+pub(crate) fn write_list(
+    out: &mut impl std::io::Write,
+    items: &[serde_json::Value],
+    json: bool,
+    columns: &[Column],
+    row: impl Fn(&serde_json::Value) -> Vec<String>,
+    more: Option<String>,
+) -> std::io::Result<()> {
+    if json {
+        for item in items {
+            writeln!(out, "{item}")?;
+        }
+        return out.flush();
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    out.write_all(render_table(columns, &rows).as_bytes())?;
+    if let Some(more) = more {
+        writeln!(out, "{more}")?;
+    }
+    out.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
