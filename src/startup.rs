@@ -14,8 +14,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::actors::{
-    CloseSessions, Deliverer, DrainSources, IngressRouter, RelaySettings, SourceDirectory,
-    SourcesLink, StopRelay, TriggerDeps, TriggerDirectory, WorkflowSink, WsHub, WsHubLink,
+    CloseSessions, Deliverer, DrainReplays, DrainSources, IngressRouter, RelaySettings, ReplayDeps,
+    ReplayRunner, SourceDirectory, SourcesLink, StopRelay, TriggerDeps, TriggerDirectory,
+    WorkflowSink, WsHub, WsHubLink,
 };
 use crate::auth::{AccessPolicy, TokenRegistry};
 use crate::config::{EventsMode, Settings};
@@ -43,6 +44,7 @@ pub struct Application {
     ws_hub: Addr<WsHub>,
     sources: Addr<SourceDirectory>,
     triggers: Addr<TriggerDirectory>,
+    replays: Addr<ReplayRunner>,
     shutdown: watch::Sender<bool>,
     consumers: JoinHandle<()>,
     /// Polls `event_schemas` so a schema registered on another instance holds here within 1 s; ends at shutdown.
@@ -190,6 +192,16 @@ impl Application {
             })
             .await
             .context("The ingress router stopped before start-up finished.")?;
+        let replays = {
+            let deps = ReplayDeps {
+                storage: storage.clone(),
+                rules: settings.triggers.definition_rules.clone(),
+                wake: Some(triggers.clone().recipient()),
+                query_timeout: std::time::Duration::from_millis(settings.query_timeout_ms),
+            };
+            let instance = instance.clone();
+            actix::Supervisor::start(move |_| ReplayRunner::new(deps, &instance))
+        };
         let rate_limits = Arc::new(settings.event_source_rate_limits.clone());
         let sources = SourceDirectory::launch(
             SourceDirectory::new(
@@ -227,6 +239,7 @@ impl Application {
                 directory: triggers.clone(),
                 rules: settings.triggers.definition_rules.clone(),
                 pause: settings.triggers.pause,
+                replays: replays.clone(),
             },
             metrics: metrics.clone(),
             schemas,
@@ -255,6 +268,7 @@ impl Application {
             ws_hub,
             sources,
             triggers,
+            replays,
             shutdown,
             consumers,
             schema_refresher,
@@ -304,6 +318,7 @@ impl Application {
             ws_hub,
             sources,
             triggers,
+            replays,
             shutdown,
             consumers,
             schema_refresher,
@@ -331,6 +346,8 @@ impl Application {
                 let _ = consumers.await;
                 // Every stored batch has reached the source limiters; make their deferrals durable.
                 let _ = sources.send(DrainSources).await;
+                // Replay steps stop first: what they recorded stays, and the next lease holder resumes them.
+                let _ = replays.send(DrainReplays).await;
                 let _ = triggers.send(crate::actors::DrainTriggers).await;
                 let _ = ws_hub.send(StopRelay).await;
             })

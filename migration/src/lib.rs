@@ -20,6 +20,7 @@ mod m20261203_000011_create_trigger_state_changes;
 mod m20261203_000012_create_event_trigger_deliveries;
 mod m20261203_000013_create_event_trigger_attempts;
 mod m20261203_000014_create_trigger_evaluation_marks;
+mod m20261204_000015_create_replays;
 
 /// The ordered list of every migration Herald has ever shipped.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_create_event_trigger_deliveries::Migration),
             Box::new(m20261203_000013_create_event_trigger_attempts::Migration),
             Box::new(m20261203_000014_create_trigger_evaluation_marks::Migration),
+            Box::new(m20261204_000015_create_replays::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 mod ingress_router;
 mod live;
 pub mod messages;
+mod replays;
 mod sources;
 mod triggers;
 
@@ -20,6 +21,10 @@ pub use live::{
     Subscribe, SubscribeRequest, TriggerNotice, WS_PROTOCOL, WsHub, WsHubLink, WsSession,
 };
 pub use messages::{EventSelection, EventsReleased, EventsStored};
+pub use replays::{
+    DrainReplays, LOOK_INTERVAL as REPLAY_LOOK_INTERVAL, REPLAY_LEASE, ReplayAsked, ReplayRunner,
+    RunDeps as ReplayDeps, RunEnd, run_replay,
+};
 pub use sources::{
     ActorClock, AdmitEvents, AdoptBacklog, BACKLOG_SWEEP_INTERVAL, DiscardBacklog, DiscardDeferred,
     DrainSources, FlushDeferrals, LIMITER_IDLE_AFTER, LimiterIdle, LimiterLink,

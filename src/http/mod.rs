@@ -62,6 +62,8 @@ pub struct TriggersLink {
     pub rules: crate::trigger::DefinitionRules,
     /// The auto-pause settings (health counts failures over their window).
     pub pause: crate::trigger::PauseConfig,
+    /// The replay runner, told at once when a replay is asked for here.
+    pub replays: actix::Addr<crate::actors::ReplayRunner>,
 }
 
 impl AppState {
@@ -208,6 +210,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/deliveries/{id}/cancel",
             web::post().to(routes::deliveries::cancel),
+        )
+        .route("/admin/replays", web::post().to(routes::replays::create))
+        .route("/admin/replays/{id}", web::get().to(routes::replays::get))
+        .route(
+            "/admin/replays/{id}/cancel",
+            web::post().to(routes::replays::cancel),
         )
         .route(
             "/admin/saved-views",

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::domain::ValidationError;
+use crate::domain::{ValidationError, parse_time_bound};
 
 /// One field of a wire struct: absent (or `null`, which means absent), given with the expected type, or given
 /// with another JSON type (kept for the message).
@@ -96,6 +96,25 @@ pub fn parse_body<W: WireBody>(body: &[u8]) -> Result<W, ValidationError> {
     // rule, its caller still gets a 400 rather than a panic.
     serde_json::from_value(value)
         .map_err(|e| ValidationError::invalid_json(format!("the body does not fit: {e}")))
+}
+
+/// The required time field `name`: an RFC 3339 time with an offset, or a date (UTC midnight).
+///
+/// # Errors
+/// `missing_field` or `invalid_field` naming `name`.
+pub fn required_time(
+    field: Field<String>,
+    name: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, ValidationError> {
+    let text = field.required(name, || {
+        ValidationError::invalid(name, "must be an RFC 3339 time or a date")
+    })?;
+    parse_time_bound(&text).ok_or_else(|| {
+        ValidationError::invalid(
+            name,
+            "must be an RFC 3339 time with an offset, or a date (UTC midnight)",
+        )
+    })
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::event_schemas::{EventSchemasRepo, Registered, SchemaWatermark};
 pub use repo::events::EventsRepo;
 pub use repo::leases::{LeaseError, LeasesRepo};
+pub use repo::replays::ReplaysRepo;
 pub use repo::saved_views::SavedViewsRepo;
 pub use repo::sources::SourcesRepo;
 pub use repo::triggers::{TriggerVersions, TriggersRepo};
@@ -192,6 +193,11 @@ impl Storage {
     /// Deliveries and attempts (SPEC §5.3).
     pub fn deliveries(&self) -> DeliveriesRepo<'_> {
         DeliveriesRepo::new(&self.write)
+    }
+
+    /// Replays and their deliveries (SPEC §6.2).
+    pub fn replays(&self) -> ReplaysRepo<'_> {
+        ReplaysRepo::new(&self.write)
     }
 
     /// The writer connection, for benchmarks that compare against a plain bulk insert.

@@ -6,6 +6,7 @@
 //! - `backtest.rs`: what a definition would have made of a range of stored events ([`Backtest`], §5.9).
 //! - `explain.rs`: every step one trigger takes with one event, found and expected ([`explain`], §5.9).
 //! - `evaluate.rs`: what one trigger makes of one event before any attempt ([`Verdict`]).
+//! - `replay.rs`: a replay's request, statuses, progress and pacing ([`ReplayRequest`], [`Pacer`], §6.2).
 //! - `record.rs`: triggers, deliveries and attempts as storage hands them up.
 //! - `compiled.rs`: a stored trigger compiled for evaluation and delivery ([`CompiledTrigger`]).
 //! - `definition.rs`: a trigger's definition parsed and compiled from its create body ([`Definition`], §5.1).
@@ -33,6 +34,7 @@ mod outcome;
 mod pause;
 mod predicate;
 mod record;
+mod replay;
 mod retry;
 mod signature;
 mod status;
@@ -59,6 +61,10 @@ pub use predicate::{
 pub use record::{
     AttemptOutcome, AttemptRecord, AttemptResult, Delivery, NewDelivery, StateChangeRecord,
     StateHead, TriggerRecord, TriggerWrite,
+};
+pub use replay::{
+    DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND, MAX_SPAN_DAYS, MAX_STEP_EVENTS, MAX_TRIGGERS,
+    Pacer, Replay, ReplayRequest, ReplayStatus, ReplayStep, replay_selects, step_events,
 };
 pub use retry::{
     JITTER, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_RETRY_AFTER, RetryPolicy, parse_retry_after,

@@ -17,6 +17,7 @@
 //! - `trigger.rs`: a trigger ([`trigger_view`]), [`DeliveryView`], [`AttemptView`], [`StateChangeView`] and the
 //!   data of the trigger frames.
 //! - `explain.rs`: the answers of explain ([`ExplainView`], [`StepView`]) and backtest ([`BacktestView`]).
+//! - `replay.rs`: a replay with its counts and progress ([`ReplayView`], SPEC §6.2).
 //! - `frame.rs`: the WebSocket frame envelope [`FrameView`] and the data of the frames that are not domain views.
 
 mod dead_letter;
@@ -25,6 +26,7 @@ mod event_schema;
 mod explain;
 mod frame;
 mod health;
+mod replay;
 mod saved_view;
 mod source;
 mod trigger;
@@ -35,6 +37,7 @@ pub use event_schema::{EventSchemaSummaryView, EventSchemaView};
 pub use explain::{BacktestView, EliminationView, ExplainView, StepView, ThrottlePlayView};
 pub use frame::{AckData, ErrorData, EventFrameData, FrameView, LaggedData, SubscribedData};
 pub use health::{QueueView, RetriesView};
+pub use replay::{ReplayCountsView, ReplayView};
 pub use saved_view::{OwnerView, SavedViewView, ViewAnalyticsView};
 pub use source::{
     ControlDetail, LagView, RateLimitView, SourceControlView, SourceMetricsView, SourcePauseView,

@@ -57,7 +57,8 @@ pub struct Tried {
     pub duration: Duration,
 }
 
-/// The webhook body of SPEC §5.5: `{event, trigger, deliveryId, attempt, parameters}`, or the trigger's `body`
+/// The webhook body of SPEC §5.5: `{event, trigger, deliveryId, attempt, parameters}` (and `replayId` for a
+/// replayed delivery, SPEC §6.2), or the trigger's `body`
 /// template rendered over `{event, trigger, now}`.
 pub fn webhook_body(
     trigger: &CompiledTrigger,
@@ -70,13 +71,17 @@ pub fn webhook_body(
     if let Some(body) = body {
         return body.render(&scope);
     }
-    json!({
+    let mut body = json!({
         "event": event,
         "trigger": trigger.json,
         "deliveryId": delivery.id,
         "attempt": delivery.attempts,
         "parameters": parameters(trigger, &scope),
-    })
+    });
+    if !delivery.replay_id.is_empty() {
+        body["replayId"] = Value::String(delivery.replay_id.clone());
+    }
+    body
 }
 
 fn parameters(trigger: &CompiledTrigger, scope: &Value) -> Value {

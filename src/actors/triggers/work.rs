@@ -103,7 +103,10 @@ impl TriggerActor {
                 ids.push(delivery.id);
                 continue;
             }
-            if is_expired(event.envelope.occurred_at, event.envelope.ttl_ms, now) {
+            // A replayed delivery was asked for by an operator however old its event is (SPEC §6.2).
+            if delivery.replay_id.is_empty()
+                && is_expired(event.envelope.occurred_at, event.envelope.ttl_ms, now)
+            {
                 expired.push(delivery.id);
                 continue;
             }

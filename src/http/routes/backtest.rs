@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 
 use super::triggers::existing;
 use crate::auth::Scope;
-use crate::domain::{ValidationError, format_timestamp, parse_time_bound};
+use crate::domain::{ValidationError, format_timestamp};
 use crate::filter::EventFilter;
-use crate::http::wire::{Field, WireBody, parse_body};
+use crate::http::wire::{Field, WireBody, parse_body, required_time};
 use crate::http::{ApiError, AppState, Caller};
 use crate::storage::{EventQuery, FunnelCounts, FunnelQuery, StorageError};
 use crate::trigger::{
@@ -56,18 +56,6 @@ struct BacktestBody {
 
 impl WireBody for BacktestBody {
     const FIELDS: &'static [&'static str] = &["triggerId", "definition", "from", "to", "limit"];
-}
-
-fn time(field: Field<String>, name: &str) -> Result<chrono::DateTime<Utc>, ValidationError> {
-    let text = field.required(name, || {
-        ValidationError::invalid(name, "must be an RFC 3339 time or a date")
-    })?;
-    parse_time_bound(&text).ok_or_else(|| {
-        ValidationError::invalid(
-            name,
-            "must be an RFC 3339 time with an offset, or a date (UTC midnight)",
-        )
-    })
 }
 
 /// The definition to backtest, its `{id, name, version}` for templates, and the saved trigger's id.
@@ -121,8 +109,8 @@ pub async fn backtest(
         .definition
         .optional(|| ValidationError::invalid("definition", "must be an object"))
         .map_err(invalid)?;
-    let from = time(body.from, "from").map_err(invalid)?;
-    let to = time(body.to, "to").map_err(invalid)?;
+    let from = required_time(body.from, "from").map_err(invalid)?;
+    let to = required_time(body.to, "to").map_err(invalid)?;
     if from > to {
         return Err(invalid(ValidationError::invalid(
             "from",

@@ -11,6 +11,7 @@ pub mod health;
 pub(crate) mod ingest;
 pub(crate) mod ingest_body;
 pub mod metrics;
+pub mod replays;
 pub mod saved_view_bodies;
 pub mod saved_views;
 pub mod source_bodies;

@@ -6,6 +6,7 @@ pub mod event_trigger_attempts;
 pub mod event_trigger_deliveries;
 pub mod herald_leases;
 pub mod prelude;
+pub mod replays;
 pub mod saved_views;
 pub mod source_controls;
 pub mod source_deferrals;

@@ -359,6 +359,29 @@ impl EventsRepo<'_> {
         rows.into_iter().map(from_model).collect()
     }
 
+    /// How many events meet `query`'s database conditions with an `ingressSequence` at most `upto` (a replay's
+    /// range). Exact on PostgreSQL; SQLite narrows patterns by their literal prefix and leaves the path out, so it
+    /// may count more than a row-by-row check keeps.
+    ///
+    /// # Errors
+    /// [`StorageError::QueryTimeout`] past `timeout`; [`StorageError::Database`].
+    pub async fn count_upto(
+        &self,
+        query: &EventQuery,
+        upto: i64,
+        timeout: Duration,
+    ) -> Result<u64, StorageError> {
+        let backend = self.read().get_database_backend();
+        let count = Query::select()
+            .expr_as(Expr::val(0i64), "k")
+            .expr_as(count_all(), "n")
+            .from(events::Entity)
+            .cond_where(conditions(backend, query).add(events::Column::IngressSequence.lte(upto)))
+            .to_owned();
+        let counted = self.count_rows(backend, &count, timeout).await?;
+        Ok(counted.first().map_or(0, |(_, n)| *n))
+    }
+
     /// Counts of events with `occurredAt` in `[from, to]`: per bucket start (`bucket_seconds` wide, aligned to the
     /// epoch), per type and per source.
     ///

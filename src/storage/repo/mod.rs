@@ -2,7 +2,8 @@
 //!
 //! They form a tree, calls running one way: `event_queries` → `events` → `dead_letters` → `stats`; `sources` →
 //! `stats`, `controls`; `deliveries`, `delivery_stats` → `triggers` (the open statuses); `event_schemas`,
-//! `saved_views`, `delivery_history`, `evaluation_marks` and `leases` stand alone; and every one of them → `rows`
+//! `saved_views`, `delivery_history`, `evaluation_marks` and `leases` stand alone; `replays` writes its own
+//! deliveries with the `deliveries` statuses; and every one of them → `rows`
 //! (with `trigger_rows` beside it for the trigger tables), the row ↔ domain conversions. A repository that must
 //! write another table in its own transaction calls a free function
 //! of a lower leaf, never another repository.
@@ -20,6 +21,7 @@ pub mod event_queries;
 pub mod event_schemas;
 pub mod events;
 pub mod leases;
+pub mod replays;
 mod rows;
 pub mod saved_views;
 pub mod sources;

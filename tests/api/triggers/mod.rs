@@ -10,6 +10,8 @@ mod crud;
 mod delivery;
 mod explain;
 mod pause;
+mod replay;
+mod replay_crash;
 mod scale_out;
 mod surfaces;
 
