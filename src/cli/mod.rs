@@ -6,6 +6,7 @@ mod dead_letters;
 mod events;
 mod outbox;
 mod publish;
+mod replay;
 mod token;
 mod triggers;
 
@@ -58,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: dead_letters::DeadLettersCommand,
     },
+    /// Replay stored events to named triggers of a running Herald: `start` (with `--wait`), `status`, `cancel`.
+    Replay {
+        #[command(subcommand)]
+        command: replay::ReplayCommand,
+    },
     /// Relay a service's transactional outbox (`herald_client::outbox`) to Herald.
     Outbox {
         #[command(subcommand)]
@@ -80,6 +86,7 @@ pub fn run() -> ExitCode {
         Command::Outbox { command } => outbox::run(command),
         Command::Triggers { command } => triggers::run(command),
         Command::DeadLetters { command } => dead_letters::run(command),
+        Command::Replay { command } => replay::run(command),
         Command::Serve => with_settings(cli.config, |settings| {
             actix_rt::System::new().block_on(async move {
                 let app = Application::build(settings).await?;

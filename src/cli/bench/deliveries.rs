@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
-use actix_web::{App, HttpResponse, HttpServer, web};
 use clap::Args;
 use clap::builder::RangedU64ValueParser;
 use indicatif::ProgressBar;
@@ -15,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::ingest::{BENCH_EVENT_TYPE, envelope, payload_of};
 use super::publisher::{HttpFormat, Publisher};
+use super::receiver::Receiver;
 use super::triggers::create_triggers;
 use super::{Latencies, Scratch, current_rss_bytes, peak_rss_bytes, round};
 use crate::actors::{EventsStored, SubscribeStored};
@@ -89,14 +89,10 @@ struct Measured {
     rss_with: Option<u64>,
 }
 
-/// Event id → when it was stored, and when its webhook arrived.
-#[derive(Default)]
-struct Times {
-    stored: HashMap<String, Instant>,
-    received: HashMap<String, Instant>,
-}
+/// Event id → when it was stored.
+type Stored = Arc<Mutex<HashMap<String, Instant>>>;
 
-struct StoredTimes(Arc<Mutex<Times>>);
+struct StoredTimes(Stored);
 
 impl Actor for StoredTimes {
     type Context = Context<Self>;
@@ -108,52 +104,23 @@ impl Handler<EventsStored> for StoredTimes {
     fn handle(&mut self, msg: EventsStored, _ctx: &mut Self::Context) {
         let now = Instant::now();
         // unwrap: the mutex is never held across a panic.
-        let mut times = self.0.lock().unwrap();
+        let mut stored = self.0.lock().unwrap();
         for e in msg.events.iter() {
-            times.stored.insert(e.envelope.id.as_str().to_owned(), now);
+            stored.insert(e.envelope.id.as_str().to_owned(), now);
         }
     }
 }
 
-async fn receive(body: web::Bytes, times: web::Data<Arc<Mutex<Times>>>) -> HttpResponse {
-    let now = Instant::now();
-    if let Ok(payload) = serde_json::from_slice::<Value>(&body)
-        && let Some(id) = payload["event"]["id"].as_str()
-    {
-        // unwrap: the mutex is never held across a panic.
-        times
-            .lock()
-            .unwrap()
-            .received
-            .entry(id.to_owned())
-            .or_insert(now);
-    }
-    HttpResponse::Ok().finish()
-}
-
 async fn measure(args: &DeliveriesArgs, settings: &Settings) -> anyhow::Result<Measured> {
-    let times = Arc::new(Mutex::new(Times::default()));
-    let data = web::Data::new(times.clone());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let receiver_port = listener.local_addr()?.port();
-    let receiver = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .default_service(web::to(receive))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    let receiver_handle = receiver.handle();
-    actix_rt::spawn(receiver);
+    let receiver = Receiver::start()?;
+    let stored = Stored::default();
 
     let app = Application::build_with_access(settings.clone(), AccessPolicy::Anonymous).await?;
     let port = app.port();
     let router = app.router();
     let shutdown = app.shutdown_handle();
     let server = actix_rt::spawn(app.run_until_stopped());
-    let probe = StoredTimes(times.clone()).start();
+    let probe = StoredTimes(stored.clone()).start();
     router
         .send(SubscribeStored {
             recipient: probe.recipient(),
@@ -161,7 +128,7 @@ async fn measure(args: &DeliveriesArgs, settings: &Settings) -> anyhow::Result<M
         .await?;
 
     let rss_before = current_rss_bytes();
-    let hook = json!({"target": {"kind": "webhook", "url": format!("http://127.0.0.1:{receiver_port}/hook")},
+    let hook = json!({"target": {"kind": "webhook", "url": receiver.url},
                       "maxConcurrency": args.concurrency});
     create_triggers(port, BENCH_EVENT_TYPE, 1, args.triggers, &hook).await?;
     // Let the actors settle (each reads its state once when it starts).
@@ -174,26 +141,23 @@ async fn measure(args: &DeliveriesArgs, settings: &Settings) -> anyhow::Result<M
         args,
         publisher: &publisher,
         stream: &settings.event_stream,
-        times: &times,
+        receiver: &receiver,
         progress: &progress,
         payload: payload_of(200),
     };
     run.deliver(0..args.warmup).await?;
-    {
-        // unwrap: the mutex is never held across a panic.
-        let mut times = times.lock().unwrap();
-        times.stored.clear();
-        times.received.clear();
-    }
+    // unwrap (twice): the mutexes are never held across a panic.
+    stored.lock().unwrap().clear();
+    receiver.received.lock().unwrap().clear();
     let started = Instant::now();
     run.deliver(args.warmup..args.warmup + args.events).await?;
     let finished = Instant::now();
     progress.finish_and_clear();
     let mut latencies = Latencies::new();
     {
-        let times = times.lock().unwrap();
-        for (id, received) in &times.received {
-            if let Some(stored) = times.stored.get(id) {
+        let (stored, received) = (stored.lock().unwrap(), receiver.received.lock().unwrap());
+        for (id, received) in received.iter() {
+            if let Some(stored) = stored.get(id) {
                 latencies
                     .record_ms(received.saturating_duration_since(*stored).as_secs_f64() * 1000.0);
             }
@@ -201,7 +165,7 @@ async fn measure(args: &DeliveriesArgs, settings: &Settings) -> anyhow::Result<M
     }
     shutdown.shutdown();
     let _ = server.await;
-    receiver_handle.stop(false).await;
+    receiver.stop().await;
     Ok(Measured {
         delivered_per_second: args.events as f64 / finished.duration_since(started).as_secs_f64(),
         latencies,
@@ -215,7 +179,7 @@ struct Run<'a> {
     args: &'a DeliveriesArgs,
     publisher: &'a Publisher,
     stream: &'a str,
-    times: &'a Arc<Mutex<Times>>,
+    receiver: &'a Receiver,
     progress: &'a ProgressBar,
     payload: Value,
 }
@@ -246,8 +210,7 @@ impl Run<'_> {
         let deadline = Instant::now() + Duration::from_secs(600);
         let expected = range.len();
         loop {
-            // unwrap: the mutex is never held across a panic.
-            let received = self.times.lock().unwrap().received.len();
+            let received = self.receiver.count();
             self.progress.set_message(format!("{received} delivered"));
             if received >= expected {
                 return Ok(());

@@ -10,6 +10,8 @@ mod ingest;
 mod latency;
 mod publisher;
 mod query;
+mod receiver;
+mod replay;
 mod scratch;
 mod triggers;
 mod ws;
@@ -27,6 +29,8 @@ pub enum BenchCommand {
     Ingest(ingest::IngestArgs),
     /// Webhook deliveries per second to a local receiver, stored → received latency, memory per trigger actor.
     Deliveries(deliveries::DeliveriesArgs),
+    /// Replayed deliveries per second to a local receiver, at a replay's default rate or the one given.
+    Replay(replay::ReplayArgs),
     /// `GET /admin/events` page latency over a table of N events, first and deep pages, with and without filters.
     Query(query::QueryArgs),
 }
@@ -40,6 +44,7 @@ pub async fn run(command: BenchCommand, settings: Settings) -> anyhow::Result<()
         BenchCommand::Ingest(args) => ingest::run(&args, settings).await?,
         BenchCommand::Query(args) => query::run(&args, settings).await?,
         BenchCommand::Deliveries(args) => deliveries::run(&args, settings).await?,
+        BenchCommand::Replay(args) => replay::run(&args, settings).await?,
     };
     println!("{result}");
     Ok(())

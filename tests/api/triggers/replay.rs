@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{OPERATOR, READER, WRITER, call, create_webhook, env, publish, spawn_on, wait_for};
-use crate::helpers::{DEPLOYMENTS, Receiver, TestApp, eventually_some};
+use crate::helpers::{DEPLOYMENTS, Receiver, TestApp, eventually_some, run_herald};
 
 /// A range around now, as the events published by these tests occurred.
 pub fn around_now() -> (String, String) {
@@ -478,4 +478,115 @@ async fn bad_replay_requests_are_refused_naming_the_field_and_unknown_ids_are_40
     assert_eq!(status, 403, "asking for a replay needs triggers:operate");
     let (status, _) = call(&app, Method::POST, "/admin/replays", OPERATOR, Some(base)).await;
     assert_eq!(status, 202, "the base request is valid");
+}
+
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
+async fn herald_replay_starts_follows_shows_and_cancels_from_the_command_line() {
+    let (db, mode) = DEPLOYMENTS[0];
+    let app = spawn_on(&env(db, mode).await).await;
+    let url = app.address.clone();
+    let (from, to) = around_now();
+    let ids = publish_many(&app, "cli.e", 25).await;
+    let receiver = Receiver::start().await;
+    let (trigger, _) = create_webhook(&app, "cli.e", &receiver.url, json!({})).await;
+    let trigger_id = trigger["id"].as_str().unwrap();
+
+    // start --wait: follows the replay until every delivery has finished, then one sentence.
+    let (ok, out, err) = run_herald(
+        &[
+            "replay",
+            "start",
+            "--trigger",
+            trigger_id,
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--type",
+            "cli.*",
+            "--rate",
+            "1000",
+            "--wait",
+        ],
+        &url,
+        Some(OPERATOR),
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(
+            "completed: 25 events read (100 %), 25 matched, 25 delivered, 0 failed, 0 waiting"
+        ),
+        "{out}"
+    );
+    assert_eq!(receiver.accepted().len(), ids.len());
+    let replay_id = out.split_whitespace().nth(1).unwrap().to_owned();
+
+    // status --json: the API's view.
+    let (ok, out, err) = run_herald(
+        &["replay", "status", &replay_id, "--json"],
+        &url,
+        Some(READER),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(shown["id"], replay_id.as_str());
+    assert_eq!(shown["counts"]["delivered"], 25);
+
+    // A dry run without --wait answers at once with the id to follow.
+    let (ok, out, err) = run_herald(
+        &[
+            "replay",
+            "start",
+            "--trigger",
+            trigger_id,
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--dry-run",
+        ],
+        &url,
+        Some(OPERATOR),
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("(dry run)") && out.contains("herald replay status"),
+        "{out}"
+    );
+
+    // cancel: the replay, cancelled; unknown ids and bad input are one line on stderr and exit 1.
+    let (ok, out, err) = run_herald(&["replay", "cancel", &replay_id], &url, Some(OPERATOR)).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("Replay {replay_id} cancelled")),
+        "{out}"
+    );
+    let (ok, _, err) = run_herald(
+        &["replay", "status", "01JZZZZZZZZZZZZZZZZZZZZZZZ"],
+        &url,
+        Some(READER),
+    )
+    .await;
+    assert!(!ok);
+    assert!(err.contains("replay 01JZZZZZZZZZZZZZZZZZZZZZZZ"), "{err}");
+    let (ok, _, err) = run_herald(
+        &[
+            "replay",
+            "start",
+            "--trigger",
+            trigger_id,
+            "--from",
+            &to,
+            "--to",
+            &from,
+        ],
+        &url,
+        Some(OPERATOR),
+    )
+    .await;
+    assert!(!ok);
+    assert!(err.contains("from"), "{err}");
 }
