@@ -29,6 +29,8 @@ pub struct ReplayRunner {
     looking: bool,
     draining: bool,
     running: HashMap<String, SpawnHandle>,
+    /// Starts, restarts included.
+    starts: u32,
 }
 
 /// A replay was asked for on this instance: look for open replays now rather than at the next tick.
@@ -65,6 +67,7 @@ impl ReplayRunner {
             looking: false,
             draining: false,
             running: HashMap::new(),
+            starts: 0,
         }
     }
 
@@ -128,6 +131,7 @@ impl Actor for ReplayRunner {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.starts += 1;
         self.look(ctx);
         ctx.run_interval(LOOK_INTERVAL, |runner, ctx| runner.look(ctx));
     }
@@ -219,5 +223,97 @@ async fn hold_lease(storage: &Storage, instance: &str, owner: bool) -> bool {
             tracing::warn!(error = %e, "Taking the replay lease failed; retrying at the next look.");
             false
         }
+    }
+}
+
+#[cfg(test)]
+crate::actors::messages::stops_on_crash!(ReplayRunner);
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, Utc};
+
+    use super::*;
+    use crate::actors::messages::Crash;
+    use crate::trigger::{DefinitionRules, ReplayRequest, ReplayStatus};
+
+    #[derive(Message)]
+    #[rtype(result = "u32")]
+    struct Starts;
+
+    impl Handler<Starts> for ReplayRunner {
+        type Result = u32;
+        fn handle(&mut self, _msg: Starts, _ctx: &mut Self::Context) -> u32 {
+            self.starts
+        }
+    }
+
+    #[actix_rt::test]
+    async fn the_supervisor_restarts_a_stopped_runner_which_takes_its_lease_again_and_runs_open_replays()
+     {
+        // Arrange
+        let (_dir, storage) = Storage::scratch().await;
+        let deps = RunDeps {
+            storage: storage.clone(),
+            rules: DefinitionRules {
+                workflow_stream: "herald:workflow-runs".into(),
+                workflow_stream_prefix: "herald:".into(),
+                ingress_stream: "herald:events".into(),
+            },
+            wake: None,
+            query_timeout: Duration::from_secs(5),
+        };
+        let instance = InstanceId::generate();
+        let runner = Supervisor::start(move |_| ReplayRunner::new(deps, &instance));
+        let now = Utc::now();
+        let request = ReplayRequest::new(
+            (now - TimeDelta::hours(1), now),
+            (None, None),
+            Some(vec!["01JZZZZZZZZZZZZZZZZZZZZZZZ".into()]),
+            false,
+            None,
+        )
+        .unwrap();
+
+        // Act: stop it twice, then ask for a replay.
+        runner.send(Crash).await.unwrap();
+        runner.send(Crash).await.unwrap();
+        storage
+            .replays()
+            .create("r-1", &request, 0, "tests", now)
+            .await
+            .unwrap();
+        runner.send(ReplayAsked).await.unwrap();
+
+        // Assert
+        assert_eq!(
+            runner.send(Starts).await.unwrap(),
+            3,
+            "one start and two restarts"
+        );
+        let mut status = None;
+        for _ in 0..200 {
+            status = storage
+                .replays()
+                .find("r-1")
+                .await
+                .unwrap()
+                .map(|r| r.status);
+            if status == Some(ReplayStatus::Completed) {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            status,
+            Some(ReplayStatus::Completed),
+            "the restarted runner ran it"
+        );
+        let holder = storage
+            .leases()
+            .holder(REPLAY_LEASE, Utc::now())
+            .await
+            .unwrap();
+        assert!(holder.is_some(), "and holds the replay lease");
     }
 }
