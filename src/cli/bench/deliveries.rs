@@ -14,14 +14,13 @@ use serde_json::{Value, json};
 
 use super::ingest::{BENCH_EVENT_TYPE, envelope, payload_of};
 use super::publisher::{HttpFormat, Publisher};
-use super::receiver::Receiver;
+use super::receiver::{Receiver, webhook_settings};
 use super::triggers::create_triggers;
 use super::{Latencies, Scratch, current_rss_bytes, peak_rss_bytes, round};
 use crate::actors::{EventsStored, SubscribeStored};
 use crate::auth::AccessPolicy;
 use crate::config::Settings;
 use crate::startup::Application;
-use crate::trigger::AddressPolicy;
 
 /// `herald bench deliveries` options.
 #[derive(Debug, Args)]
@@ -53,9 +52,7 @@ const PUBLISH_BATCH: usize = 500;
 /// When the scratch database, Redis or the receiver cannot be used, or not every event is delivered in time.
 pub(super) async fn run(args: &DeliveriesArgs, settings: Settings) -> anyhow::Result<Value> {
     let scratch = Scratch::create(&settings).await?;
-    let mut bench = scratch.settings(&settings)?;
-    bench.triggers.webhook_addresses =
-        AddressPolicy::parse("127.0.0.0/8").map_err(anyhow::Error::msg)?;
+    let bench = webhook_settings(&scratch, &settings)?;
     let outcome = measure(args, &bench).await;
     scratch.drop_it().await;
     let m = outcome?;

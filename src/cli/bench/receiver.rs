@@ -1,4 +1,4 @@
-//! The benches' webhook receiver: a local HTTP server that answers 200 to every request and notes when the first
+//! The benches' webhook receiver (and the settings that let webhooks reach it): a local HTTP server that answers 200 to every request and notes when the first
 //! webhook of each event id arrived.
 
 use std::collections::HashMap;
@@ -8,6 +8,21 @@ use std::time::Instant;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::Value;
+
+use super::Scratch;
+use crate::config::Settings;
+use crate::trigger::AddressPolicy;
+
+/// `settings` on `scratch`, with webhooks allowed to reach the local receiver.
+///
+/// # Errors
+/// As [`Scratch::settings`].
+pub(super) fn webhook_settings(scratch: &Scratch, settings: &Settings) -> anyhow::Result<Settings> {
+    let mut bench = scratch.settings(settings)?;
+    bench.triggers.webhook_addresses =
+        AddressPolicy::parse("127.0.0.0/8").map_err(anyhow::Error::msg)?;
+    Ok(bench)
+}
 
 /// Event id → when its first webhook arrived.
 pub(super) type Received = Arc<Mutex<HashMap<String, Instant>>>;

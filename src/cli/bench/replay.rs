@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 
 use super::ingest::{BENCH_EVENT_TYPE, envelope, payload_of};
 use super::publisher::{HttpFormat, Publisher};
-use super::receiver::Receiver;
+use super::receiver::{Receiver, webhook_settings};
 use super::triggers::create_triggers;
 use super::{Scratch, peak_rss_bytes, round};
 use crate::auth::AccessPolicy;
 use crate::config::Settings;
 use crate::startup::Application;
 use crate::storage::{EventQuery, Storage};
-use crate::trigger::{AddressPolicy, DEFAULT_RATE_PER_SECOND};
+use crate::trigger::DEFAULT_RATE_PER_SECOND;
 
 /// `herald bench replay` options.
 #[derive(Debug, Args)]
@@ -47,9 +47,7 @@ const LIMIT: Duration = Duration::from_secs(1_800);
 /// When the scratch database, Redis or the receiver cannot be used, or the replay does not finish in time.
 pub(super) async fn run(args: &ReplayArgs, settings: Settings) -> anyhow::Result<Value> {
     let scratch = Scratch::create(&settings).await?;
-    let mut bench = scratch.settings(&settings)?;
-    bench.triggers.webhook_addresses =
-        AddressPolicy::parse("127.0.0.0/8").map_err(anyhow::Error::msg)?;
+    let bench = webhook_settings(&scratch, &settings)?;
     let outcome = measure(args, &bench).await;
     scratch.drop_it().await;
     let m = outcome?;

@@ -121,20 +121,7 @@ impl<'a> DeliveriesRepo<'a> {
             return delivery_pg::record(self.pg(), &rows, now).await;
         }
         let txn = self.write.begin().await?;
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            deliveries::Entity::insert_many(chunk.iter().map(|r| delivery_row(r, now)))
-                .on_conflict(
-                    OnConflict::columns([
-                        deliveries::Column::TriggerId,
-                        deliveries::Column::EventId,
-                        deliveries::Column::ReplayId,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
-        }
+        insert_new(&txn, &rows, now).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -485,6 +472,30 @@ impl<'a> DeliveriesRepo<'a> {
         }
         Ok(update.exec(self.write).await?.rows_affected)
     }
+}
+
+/// Inserts `rows` recorded at `now` on `conn` (a transaction of the caller's), in chunks; a (trigger, event,
+/// replay) already recorded stays as it is.
+pub(super) async fn insert_new(
+    conn: &impl ConnectionTrait,
+    rows: &[NewDelivery],
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        deliveries::Entity::insert_many(chunk.iter().map(|r| delivery_row(r, now)))
+            .on_conflict(
+                OnConflict::columns([
+                    deliveries::Column::TriggerId,
+                    deliveries::Column::EventId,
+                    deliveries::Column::ReplayId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Which deliveries a [`DeliveriesRepo::transition`] moves.

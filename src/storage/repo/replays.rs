@@ -10,24 +10,20 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
 };
 
-use super::deliveries::WAITING;
+use super::deliveries::{WAITING, insert_new};
 use super::rows::{invalid, unknown};
-use super::trigger_rows::delivery_row;
 use crate::domain::{NameKind, NamePattern, ValidationError};
 use crate::storage::StorageError;
 use crate::storage::entity::{event_trigger_deliveries as deliveries, replays};
 use crate::trigger::{
     DeliveryStatus, NewDelivery, Replay, ReplayRequest, ReplayStatus, ReplayStep,
 };
-
-/// Rows per `INSERT` (16 columns each, under SQLite's bound-parameter limit).
-const INSERT_CHUNK: usize = 1_000;
 
 const TABLE: &str = "replays";
 
@@ -198,20 +194,7 @@ impl<'a> ReplaysRepo<'a> {
             txn.rollback().await?;
             return Ok(false);
         }
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            deliveries::Entity::insert_many(chunk.iter().map(|r| delivery_row(r, now)))
-                .on_conflict(
-                    OnConflict::columns([
-                        deliveries::Column::TriggerId,
-                        deliveries::Column::EventId,
-                        deliveries::Column::ReplayId,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
-        }
+        insert_new(&txn, rows, now).await?;
         txn.commit().await?;
         Ok(true)
     }
