@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check Herald's CI runs: formatting, clippy, unit and integration tests against real PostgreSQL,
-# Redis and SQLite. Starts (or installs) PostgreSQL and Redis when they are not running, so that on a fresh
-# machine this one command is all the set-up there is. Extra arguments go to the test runner.
+# Redis and SQLite, and the Explorer's tests in chromium. Starts (or installs) PostgreSQL, Redis, Node and chromium
+# when they are missing, so that on a fresh machine this one command is all the set-up there is. Extra arguments
+# go to the test runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,8 +59,21 @@ clean_leftovers() {
     xargs -r -n 500 redis-cli -h 127.0.0.1 -p 6379 del >/dev/null 2>&1 || true
 }
 
+ensure_browser() {
+  # The Explorer's browser tests: Node runs them, Playwright's library (from the npm registry, pinned by
+  # tests/explorer/package-lock.json) drives Debian's chromium. No tool downloads a browser of its own.
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
+  local stamp=tests/explorer/node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || [ tests/explorer/package-lock.json -nt "$stamp" ]; then
+    say "npm ci (tests/explorer)"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/explorer --no-audit --no-fund --loglevel=error
+  fi
+}
+
 ensure_postgres
 ensure_redis
+ensure_browser
 clean_leftovers
 
 say "cargo fmt --check"

@@ -24,7 +24,7 @@
 //! - [`actors`]: the actor system (`IngressRouter`, the source limiters, `WsHub` and one `WsSession` per WebSocket
 //!   client, the live relay between instances); `actors.md` maps it.
 //! - [`auth`]: tokens, scopes and the anonymous-on-loopback rule.
-//! - [`http`]: the HTTP API.
+//! - [`http`]: the HTTP API, and the Explorer (the web UI at `/`, its assets embedded).
 //! - [`trigger`]: the pure rules of triggers (auto-pause machine, retry schedule, throttle, webhook signatures,
 //!   delivery statuses), free of actix and I/O, for the trigger actors to come.
 //! - [`webhook`]: the webhook client: one attempt, its outcome classified (SPEC §5.5), the address policy enforced

@@ -1,7 +1,9 @@
-//! The HTTP API: the whole route table in [`configure`], shared state in [`AppState`].
+//! The HTTP API: the whole route table in [`configure`] (the Explorer's page and assets in `explorer/`), shared
+//! state in [`AppState`].
 
 mod auth;
 mod error;
+mod explorer;
 pub(crate) mod pagination;
 pub(crate) mod routes;
 pub(crate) mod wire;
@@ -88,6 +90,7 @@ impl AppState {
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    explorer::configure(cfg);
     cfg.route("/healthz", web::get().to(routes::health::healthz))
         .route("/readyz", web::get().to(routes::health::readyz))
         .route("/events", web::post().to(routes::ingest::publish))

@@ -7,6 +7,7 @@ mod cloudevents;
 mod crash_recovery;
 mod dead_letters;
 mod events_query;
+mod explorer;
 mod health;
 mod ingest_http;
 mod ingest_redis;
