@@ -83,3 +83,27 @@ fn serve(request: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
         .content_type(file.metadata.mimetype())
         .body(file.data.into_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// The budget for everything the page loads, compressed.
+    const BUDGET_BYTES: usize = 300 * 1024;
+
+    #[test]
+    fn every_asset_together_stays_within_the_compressed_budget() {
+        let mut total = 0;
+        for name in Assets::iter() {
+            let file = Assets::get(&name).unwrap();
+            let mut gzip =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gzip.write_all(&file.data).unwrap();
+            total += gzip.finish().unwrap().len();
+        }
+        assert!(total > 0, "the assets are embedded");
+        assert!(total < BUDGET_BYTES, "{total} bytes compressed");
+    }
+}

@@ -1,5 +1,6 @@
 //! The Explorer's page and assets over HTTP: served without a token on every deployment (SPEC §10), with their
-//! types, a Content-Security-Policy, an ETag that turns a reload into a `304`, gzip, and within the size budget.
+//! types, a Content-Security-Policy, an ETag that turns a reload into a `304`, and gzip (the size budget over every
+//! asset is a unit test beside the embedding).
 
 use std::io::Read;
 
@@ -15,9 +16,6 @@ const ASSETS: [(&str, &str); 3] = [
     ("/explorer/app.css", "text/css"),
 ];
 
-/// The budget for the page's assets, compressed.
-const BUDGET_BYTES: usize = 300 * 1024;
-
 #[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cacheable() {
     for (db, mode) in DEPLOYMENTS {
@@ -27,7 +25,6 @@ async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cache
             .spawn_with(AccessPolicy::Tokens(token_registry()), None)
             .await;
         let client = reqwest::Client::builder().no_gzip().build().unwrap();
-        let mut compressed = 0;
         for (path, kind) in ASSETS {
             let url = format!("{}{path}", app.address);
             let response = client
@@ -43,7 +40,6 @@ async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cache
             assert_eq!(headers[header::CONTENT_ENCODING], "gzip", "{path}");
             let etag = headers[header::ETAG].to_str().unwrap().to_owned();
             let body = response.bytes().await.unwrap();
-            compressed += body.len();
             let mut text = String::new();
             flate2::read::GzDecoder::new(&body[..])
                 .read_to_string(&mut text)
@@ -62,10 +58,6 @@ async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cache
                 .unwrap();
             assert_eq!(again.status(), 304, "{path}: a reload revalidates to 304");
         }
-        assert!(
-            compressed < BUDGET_BYTES,
-            "the page's assets weigh {compressed} bytes compressed"
-        );
         let missing = client
             .get(format!("{}/explorer/nope.js", app.address))
             .send()
