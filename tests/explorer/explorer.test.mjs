@@ -237,6 +237,17 @@ test('saved views: save, reload, apply, share read-only to another token; privat
   await shared.filter({ hasText: 'shared' }).waitFor(WAIT);
   await shared.getByTestId('view-analytics').waitFor(WAIT);
   await record(page, 'saved-views');
+  // Rename, then delete after confirming.
+  const scratch = page.getByTestId('view-item').filter({ hasText: 'Private orders' });
+  await scratch.getByTestId('view-rename').click();
+  await page.getByTestId('view-rename-input').fill('Old private orders');
+  await page.getByTestId('view-rename-save').click();
+  const renamed = page.getByTestId('view-item').filter({ hasText: 'Old private orders' });
+  await renamed.waitFor(WAIT);
+  await renamed.getByTestId('view-delete').click();
+  await page.getByTestId('confirm-ok').click();
+  await renamed.waitFor({ state: 'detached', ...WAIT });
+  await save('Private orders');
   await page.context().close();
 
   const other = await signedIn(VIEWER);
@@ -252,6 +263,13 @@ test('the health rail pauses and resumes a source', async () => {
   const page = await signedIn(OPERATOR);
   const rail = page.getByTestId('health-rail');
   await rail.waitFor(WAIT);
+  // Collapsible, and says so to assistive technology.
+  const toggle = page.getByTestId('health-toggle');
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  assert.equal(await page.getByTestId('health-refresh').isVisible(), false);
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
   await page.getByTestId('health-refresh').click();
   const source = page.locator('[data-testid="health-source"][data-source="explorer.pausable"]');
   await source.waitFor(WAIT);
@@ -284,6 +302,17 @@ test('the triggers page explains an event', async () => {
   await page.getByTestId('explain-steps').filter({ hasText: '$.payload.total' }).waitFor(WAIT);
   await page.getByTestId('explain-verdict').waitFor(WAIT);
   await record(page, 'triggers');
+  // Pause with a reason, resume; a delivery's attempts.
+  await page.getByTestId('trigger-pause').click();
+  await page.getByTestId('trigger-pause-reason').fill('explorer test');
+  await page.getByTestId('trigger-pause-confirm').click();
+  await page.getByTestId('trigger-state').filter({ hasText: 'paused' }).waitFor(WAIT);
+  const paused = await api('GET', `/admin/triggers/${trigger.data.id}`);
+  assert.equal(paused.data.state, 'paused');
+  await page.getByTestId('trigger-resume').click();
+  await page.getByTestId('trigger-state').filter({ hasText: 'running' }).waitFor(WAIT);
+  await page.getByTestId('delivery-row').first().click();
+  await page.getByTestId('attempt-log').waitFor(WAIT);
   await page.context().close();
 });
 

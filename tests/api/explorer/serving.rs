@@ -9,12 +9,28 @@ use reqwest::header;
 use crate::helpers::{DEPLOYMENTS, TestEnv, token_registry};
 use herald::auth::AccessPolicy;
 
-/// Every asset the page loads.
-const ASSETS: [(&str, &str); 3] = [
-    ("/", "text/html"),
-    ("/explorer/app.js", "javascript"),
-    ("/explorer/app.css", "text/css"),
-];
+/// The asset paths `text` refers to: `/explorer/…` in the page, `./….js` imports in a module.
+fn referenced(text: &str) -> Vec<String> {
+    let page = regex::Regex::new(r#""(/explorer/[a-z-]+\.(?:js|css))""#).unwrap();
+    let module = regex::Regex::new(r#"from '\./([a-z-]+\.js)'"#).unwrap();
+    page.captures_iter(text)
+        .map(|c| c[1].to_owned())
+        .chain(
+            module
+                .captures_iter(text)
+                .map(|c| format!("/explorer/{}", &c[1])),
+        )
+        .collect()
+}
+
+/// The type an asset is served with.
+fn kind(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("js") => "javascript",
+        Some("css") => "text/css",
+        _ => "text/html",
+    }
+}
 
 #[actix_rt::test(system = "crate::helpers::TestSystem")]
 async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cacheable() {
@@ -25,7 +41,13 @@ async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cache
             .spawn_with(AccessPolicy::Tokens(token_registry()), None)
             .await;
         let client = reqwest::Client::builder().no_gzip().build().unwrap();
-        for (path, kind) in ASSETS {
+        // The page, then everything it and its modules refer to, each once.
+        let mut queue = vec!["/".to_owned()];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(path) = queue.pop() {
+            if !seen.insert(path.clone()) {
+                continue;
+            }
             let url = format!("{}{path}", app.address);
             let response = client
                 .get(&url)
@@ -36,7 +58,7 @@ async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cache
             assert_eq!(response.status(), 200, "{db:?}/{mode:?} {path}");
             let headers = response.headers().clone();
             let content_type = headers[header::CONTENT_TYPE].to_str().unwrap();
-            assert!(content_type.contains(kind), "{path}: {content_type}");
+            assert!(content_type.contains(kind(&path)), "{path}: {content_type}");
             assert_eq!(headers[header::CONTENT_ENCODING], "gzip", "{path}");
             let etag = headers[header::ETAG].to_str().unwrap().to_owned();
             let body = response.bytes().await.unwrap();
@@ -45,6 +67,7 @@ async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cache
                 .read_to_string(&mut text)
                 .unwrap();
             assert!(!text.is_empty(), "{path}");
+            queue.extend(referenced(&text));
             if path == "/" {
                 let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
                 assert!(csp.contains("script-src 'self'"), "{csp}");
@@ -58,6 +81,10 @@ async fn the_page_and_its_assets_are_served_without_a_token_compressed_and_cache
                 .unwrap();
             assert_eq!(again.status(), 304, "{path}: a reload revalidates to 304");
         }
+        assert!(
+            seen.len() > 3 && seen.contains("/explorer/live.js"),
+            "the page's modules were followed: {seen:?}"
+        );
         let missing = client
             .get(format!("{}/explorer/nope.js", app.address))
             .send()
