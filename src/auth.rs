@@ -100,6 +100,11 @@ impl Principal {
         }
     }
 
+    /// The scopes the token was given.
+    pub fn scopes(&self) -> &[Scope] {
+        &self.scopes
+    }
+
     /// True when the caller holds `scope`, directly or through `admin`.
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes

@@ -94,6 +94,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(routes::health::healthz))
         .route("/readyz", web::get().to(routes::health::readyz))
         .route("/events", web::post().to(routes::ingest::publish))
+        .route("/admin/me", web::get().to(routes::me::me))
         .route("/ws", web::get().to(routes::ws::connect))
         .route("/admin/events", web::get().to(routes::events::list_events))
         // Before `{id}`, which would otherwise take these names as event ids.

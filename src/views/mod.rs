@@ -9,6 +9,7 @@
 //! - `event.rs`: [`EventView`] (SPEC §6.1) and the timeline's [`TimelineItemView`].
 //! - `source.rs`: a source's [`SourceView`], [`SourceMetricsView`], [`SourcePauseView`], [`SourceControlView`],
 //!   [`RateLimitView`] and the `source.resumed` notice's [`SourceResumedView`].
+//! - `caller.rs`: who a token is ([`CallerView`], `GET /admin/me`).
 //! - `dead_letter.rs`: [`DeadLetterView`].
 //! - `event_schema.rs`: a schema version ([`EventSchemaView`]) and a type with its active version
 //!   ([`EventSchemaSummaryView`]).
@@ -20,6 +21,7 @@
 //! - `replay.rs`: a replay with its counts and progress ([`ReplayView`], SPEC §6.2).
 //! - `frame.rs`: the WebSocket frame envelope [`FrameView`] and the data of the frames that are not domain views.
 
+mod caller;
 mod dead_letter;
 mod event;
 mod event_schema;
@@ -31,6 +33,7 @@ mod saved_view;
 mod source;
 mod trigger;
 
+pub use caller::CallerView;
 pub use dead_letter::DeadLetterView;
 pub use event::{EventView, ParentLink, TimelineItemView};
 pub use event_schema::{EventSchemaSummaryView, EventSchemaView};

@@ -5,10 +5,12 @@ use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use herald::auth::AccessPolicy;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    DEPLOYMENTS, Db, Mode, TestApp, TestEnv, eventually, eventually_some, free_port, token_registry,
+    DEPLOYMENTS, Db, Mode, TestApp, TestEnv, call_as, eventually, eventually_some, free_port,
+    token_registry,
 };
 
 /// A protected route, the scope it needs, and the status a caller holding that scope gets.
@@ -451,5 +453,30 @@ async fn an_invalid_tokens_file_stops_start_up_naming_the_file_and_the_entry() {
     assert!(
         stderr.contains("/nonexistent/herald-tokens.toml"),
         "a missing file: {stderr}"
+    );
+}
+
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
+async fn admin_me_says_who_the_token_is_and_needs_no_scope() {
+    let env = TestEnv::new(Db::Sqlite, Mode::Inline).await;
+    let app = env
+        .spawn_with(AccessPolicy::Tokens(token_registry()), None)
+        .await;
+    let (status, answer) =
+        call_as(&app, Method::GET, "/admin/me", Some("t-metrics:read"), None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["data"],
+        json!({"subject": "metrics:read", "scopes": ["metrics:read"]})
+    );
+    let (status, answer) = call_as(&app, Method::GET, "/admin/me", None, None).await;
+    assert_eq!(status, 401, "{answer}");
+
+    let anonymous = TestEnv::new(Db::Sqlite, Mode::Inline).await.spawn().await;
+    let (status, answer) = call_as(&anonymous, Method::GET, "/admin/me", None, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["data"],
+        json!({"subject": "anonymous", "scopes": ["admin"]})
     );
 }

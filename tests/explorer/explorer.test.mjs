@@ -250,6 +250,14 @@ test('saved views: save, reload, apply, share read-only to another token; privat
   await save('Private orders');
   await page.context().close();
 
+  // The owner may still change a view it shared.
+  const owner = await signedIn(OPERATOR);
+  const own = owner.getByTestId('view-item').filter({ hasText: 'Shared orders' });
+  await own.waitFor(WAIT);
+  assert.notEqual(await own.getAttribute('data-readonly'), 'true');
+  assert.ok(await own.getByTestId('view-rename').isEnabled());
+  await owner.context().close();
+
   const other = await signedIn(VIEWER);
   const seen = other.getByTestId('view-item').filter({ hasText: 'Shared orders' });
   await seen.waitFor(WAIT);

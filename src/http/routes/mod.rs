@@ -10,6 +10,7 @@ pub mod explain;
 pub mod health;
 pub(crate) mod ingest;
 pub(crate) mod ingest_body;
+pub mod me;
 pub mod metrics;
 pub mod replays;
 pub mod saved_view_bodies;

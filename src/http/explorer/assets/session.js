@@ -1,7 +1,7 @@
 // The session: signing in with a token (or without one, on a Herald without tokens), starting what a session
 // shows, and signing out.
 
-import { errorMessage, hideError, request } from './api.js';
+import { api, errorMessage, hideError, request } from './api.js';
 import { ui } from './dom.js';
 import { closeDrawer } from './drawer.js';
 import { runQuery } from './events.js';
@@ -9,7 +9,7 @@ import { resetEventsTable } from './events-table.js';
 import { refreshHealth } from './health.js';
 import { connectLive, disconnectLive } from './live.js';
 import { route } from './router.js';
-import { SUBJECT_KEY, TOKEN_KEY, state } from './state.js';
+import { TOKEN_KEY, state } from './state.js';
 import { loadSavedViews, renderViews } from './views.js';
 
 const HEALTH_REFRESH_MS = 30_000;
@@ -67,6 +67,9 @@ export async function startSession() {
   route();
   refreshHealth();
   state.healthTimer = setInterval(refreshHealth, HEALTH_REFRESH_MS);
+  // Who the token is decides which saved views this caller may change.
+  const me = await api('GET', '/admin/me');
+  state.subject = me?.data.subject ?? null;
   loadSavedViews();
   // The live feed opens once the token has proven itself, so a stale token never reaches the WebSocket handshake.
   if (await runQuery()) connectLive();
@@ -75,7 +78,6 @@ export async function startSession() {
 /** Forgets the token (and everything read with it) and asks for a token, showing `message` when given. */
 export function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
-  sessionStorage.removeItem(SUBJECT_KEY);
   state.token = null;
   state.subject = null;
   clearInterval(state.healthTimer);

@@ -2,15 +2,13 @@
 // limits more than one module uses. Only data here: no DOM, no calls.
 
 export const TOKEN_KEY = 'herald.token';
-export const SUBJECT_KEY = 'herald.subject';
 export const LIST_LIMIT = 200;
 export const RECONNECT_MIN_MS = 1_000;
 
 export const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
-  // The signed-in subject, when known: there is no "who am I" route, so it is learned from views only the caller
-  // can own (private ones, and those it created or changed).
-  subject: sessionStorage.getItem(SUBJECT_KEY),
+  // The signed-in subject (`GET /admin/me`), once the session has started.
+  subject: null,
   query: { filters: {}, cursor: null },
   shownEventIds: new Set(),
   // Live rows sit at the top of the events table, above the rows of the pages read by cursor.

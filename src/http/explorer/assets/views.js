@@ -4,24 +4,16 @@
 import { api } from './api.js';
 import { askDialog, byTestId, el, enc, ui } from './dom.js';
 import { readFilters, runQuery, writeFilters } from './events.js';
-import { LIST_LIMIT, SUBJECT_KEY, state } from './state.js';
+import { LIST_LIMIT, state } from './state.js';
 
-function rememberSubject(view) {
-  state.subject = view.owner.subject;
-  sessionStorage.setItem(SUBJECT_KEY, state.subject);
-}
-
-/** Others' private views are never listed, so a private view is the caller's own. */
 function isOwnView(view) {
-  return view.visibility === 'private' || view.owner.subject === state.subject;
+  return view.owner.subject === state.subject;
 }
 
 export async function loadSavedViews() {
   const answer = await api('GET', `/admin/saved-views?limit=${LIST_LIMIT}`);
   if (!answer) return;
   state.views = answer.data.savedViews;
-  const own = state.views.find((view) => view.visibility === 'private');
-  if (own) rememberSubject(own);
   renderViews();
   // The list carries no analytics (one query per view); each view's own read has them.
   for (const view of state.views) loadViewAnalytics(view.slug);
@@ -90,7 +82,6 @@ export async function saveView() {
   if (!name) return;
   const answer = await api('POST', '/admin/saved-views', { name, filters: readFilters() });
   if (!answer) return;
-  rememberSubject(answer.data);
   upsertView(answer.data);
 }
 
@@ -110,14 +101,12 @@ async function renameView(view) {
   if (!name) return;
   const answer = await api('PATCH', `/admin/saved-views/${enc(view.slug)}`, { name });
   if (!answer) return;
-  rememberSubject(answer.data);
   upsertView(answer.data);
 }
 
 async function shareView(view) {
   const answer = await api('POST', `/admin/saved-views/${enc(view.slug)}/share`);
   if (!answer) return;
-  rememberSubject(answer.data);
   upsertView(answer.data);
 }
 
