@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{OPERATOR, READER, WRITER, call, create_webhook, env, spawn_on};
+use super::{OPERATOR, READER, WRITER, assert_refused, call, create_webhook, env, spawn_on};
 use crate::helpers::DEPLOYMENTS;
 
 #[actix_rt::test(system = "crate::helpers::TestSystem")]
@@ -174,22 +174,7 @@ async fn an_invalid_definition_is_refused_naming_the_field_and_code() {
             "name",
         ),
     ];
-    for (body, code, field) in cases {
-        let (status, answer) = call(
-            &app,
-            Method::POST,
-            "/admin/triggers",
-            WRITER,
-            Some(body.clone()),
-        )
-        .await;
-        assert_eq!(status, 400, "{body} → {answer}");
-        assert_eq!(answer["error"]["code"], code, "{body} → {answer}");
-        assert_eq!(
-            answer["error"]["details"]["field"], field,
-            "{body} → {answer}"
-        );
-    }
+    assert_refused(&app, "/admin/triggers", WRITER, &cases).await;
     let (status, answer) = call(&app, Method::GET, "/admin/triggers", READER, None).await;
     assert_eq!(status, 200);
     assert_eq!(answer["data"]["triggers"], json!([]), "nothing was stored");

@@ -164,6 +164,19 @@ pub async fn delivery(app: &TestApp, id: &str) -> Value {
     answer["data"].clone()
 }
 
+/// POSTs each body of `cases` to `path` with `token`: each is a `400` with its code and `details.field`.
+pub async fn assert_refused(app: &TestApp, path: &str, token: &str, cases: &[(Value, &str, &str)]) {
+    for (body, code, field) in cases {
+        let (status, answer) = call(app, Method::POST, path, token, Some(body.clone())).await;
+        assert_eq!(status, 400, "{body} → {answer}");
+        assert_eq!(answer["error"]["code"], *code, "{body} → {answer}");
+        assert_eq!(
+            answer["error"]["details"]["field"], *field,
+            "{body} → {answer}"
+        );
+    }
+}
+
 /// Checks a request's Standard Webhooks signature with `secret`, computed here independently of Herald.
 pub fn assert_signed(request: &Received, secret: &str) {
     let id = request.header("webhook-id").expect("webhook-id");
