@@ -34,9 +34,13 @@ after(async () => {
   await browser?.close();
 });
 
-/** A page at `hash` in a fresh context, signed in with `token`; console errors and page errors are collected. */
-async function signedIn(token, hash = '#/events') {
+/**
+ * A page at `hash` in a fresh context, signed in with `token`; console errors and page errors are collected.
+ * `prepare` may route the context first.
+ */
+async function signedIn(token, hash = '#/events', prepare = async () => {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await prepare(context);
   const page = await context.newPage();
   page.on('console', (m) => {
     // A refused API call (401, 403, 404) is the browser's network log, answered in the page; not a script error.
@@ -183,6 +187,38 @@ test('a burst of 2,000 events keeps the live list capped and the page responsive
   await page.getByTestId('filter-type').fill(`${tag}.none`);
   await page.getByTestId('filters-apply').click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="event-row"]').length === 0, null, WAIT);
+  await page.context().close();
+});
+
+test('a lagged frame says so, and catching up re-subscribes with since', async () => {
+  // A browser never falls behind on its own (chromium buffers the socket), so the frame Herald sends a slow
+  // client is put on the real connection here; everything else passes through.
+  let toPage;
+  const subscribes = [];
+  const page = await signedIn(OPERATOR, '#/events', (context) => context.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    toPage = ws;
+    ws.onMessage((message) => {
+      const frame = JSON.parse(String(message));
+      if (frame.type === 'subscribe') subscribes.push(frame);
+      server.send(message);
+    });
+    server.onMessage((message) => ws.send(message));
+  }));
+  await page.getByTestId('live-status').filter({ hasText: 'live' }).waitFor(WAIT);
+  const ids = await publish(['a', 'b', 'c'].map((k) => ({ type: 'explorer.lag.tick', source: 'explorer.lag', payload: { k } })));
+  await page.locator(`[data-testid="event-row"][data-event-id="${ids[2]}"]`).waitFor(WAIT);
+  const first = (await api('GET', `/admin/events/${ids[0]}`)).data.event.ingressSequence;
+  toPage.send(JSON.stringify({ type: 'lagged', data: { missed: 2, resumeFrom: first } }));
+  await page.getByTestId('lagged-notice').filter({ hasText: 'missed 2 events' }).waitFor(WAIT);
+  await record(page, 'events-lagged');
+  await page.getByTestId('catch-up').click();
+  await page.getByTestId('lagged-notice').waitFor({ state: 'hidden', ...WAIT });
+  assert.equal(subscribes.at(-1).since, first, 'catching up subscribes again from resumeFrom');
+  // Herald sends what followed `since` again: the two later events are listed, each once.
+  for (const id of ids.slice(1)) await page.locator(`[data-testid="event-row"][data-event-id="${id}"]`).waitFor(WAIT);
+  const listed = await rowIds(page);
+  assert.equal(listed.filter((id) => ids.includes(id)).length, 3, `each event once: ${listed}`);
   await page.context().close();
 });
 
