@@ -3,18 +3,15 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { randomUUID } from 'node:crypto';
+import { launchChromium } from './chromium.mjs';
 
 const BASE = process.env.HERALD_URL;
 const WAIT = { timeout: 10_000 };
 let browser;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -29,7 +26,7 @@ test('a Herald without tokens opens straight on the live Events page', async () 
   await page.getByTestId('page-events').waitFor(WAIT);
   assert.equal(await page.getByTestId('signin').isVisible(), false, 'no sign-in prompt');
   await page.getByTestId('live-status').filter({ hasText: 'live' }).waitFor(WAIT);
-  const id = crypto.randomUUID();
+  const id = randomUUID();
   const response = await fetch(`${BASE}/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -5,9 +5,10 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const BASE = process.env.HERALD_URL;
 const OPERATOR = process.env.HERALD_OPERATOR_TOKEN;
@@ -23,11 +24,7 @@ const problems = [];
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -69,7 +66,7 @@ async function api(method, path, body, token = OPERATOR) {
 
 /** Publishes envelopes (given ids) and waits until the last is stored; returns the ids. */
 async function publish(events) {
-  const withIds = events.map((e) => ({ id: crypto.randomUUID(), ...e }));
+  const withIds = events.map((e) => ({ id: randomUUID(), ...e }));
   await api('POST', '/events', withIds);
   for (const e of withIds) {
     for (let i = 0; ; i += 1) {
@@ -176,7 +173,7 @@ test('a burst of 2,000 events keeps the live list capped and the page responsive
   let last;
   for (let batch = 0; batch < 4; batch += 1) {
     const events = Array.from({ length: 500 }, (_, n) => (
-      { id: crypto.randomUUID(), type: `${tag}.tick`, source: 'explorer.burst', payload: { n: batch * 500 + n } }));
+      { id: randomUUID(), type: `${tag}.tick`, source: 'explorer.burst', payload: { n: batch * 500 + n } }));
     last = events.at(-1).id;
     await api('POST', '/events', events);
   }

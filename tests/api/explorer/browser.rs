@@ -66,7 +66,7 @@ async fn run_browser_tests(file: &str, vars: &[(&str, &str)]) {
         "tests/explorer/node_modules is missing: run scripts/test.sh, which installs it (npm ci)"
     );
     let output = tokio::process::Command::new("node")
-        .args(["--test", "--test-concurrency=1", file])
+        .args(["--test", file])
         .current_dir(&dir)
         .envs(vars.iter().copied())
         .stdout(Stdio::piped())
