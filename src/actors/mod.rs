@@ -21,10 +21,7 @@ pub use live::{
     Subscribe, SubscribeRequest, TriggerNotice, WS_PROTOCOL, WsHub, WsHubLink, WsSession,
 };
 pub use messages::{EventSelection, EventsReleased, EventsStored};
-pub use replays::{
-    DrainReplays, LOOK_INTERVAL as REPLAY_LOOK_INTERVAL, REPLAY_LEASE, ReplayAsked, ReplayRunner,
-    RunDeps as ReplayDeps, RunEnd, run_replay,
-};
+pub use replays::{DrainReplays, ReplayAsked, ReplayRunner, RunDeps as ReplayDeps};
 pub use sources::{
     ActorClock, AdmitEvents, AdoptBacklog, BACKLOG_SWEEP_INTERVAL, DiscardBacklog, DiscardDeferred,
     DrainSources, FlushDeferrals, LIMITER_IDLE_AFTER, LimiterIdle, LimiterLink,

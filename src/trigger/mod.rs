@@ -63,8 +63,8 @@ pub use record::{
     StateHead, TriggerRecord, TriggerWrite,
 };
 pub use replay::{
-    DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND, MAX_SPAN_DAYS, MAX_STEP_EVENTS, MAX_TRIGGERS,
-    Pacer, Replay, ReplayRequest, ReplayStatus, ReplayStep, replay_selects, step_events,
+    DEFAULT_RATE_PER_SECOND, MAX_STEP_EVENTS, Pacer, Replay, ReplayRequest, ReplayStatus,
+    ReplayStep, replay_selects, step_events,
 };
 pub use retry::{
     JITTER, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_RETRY_AFTER, RetryPolicy, parse_retry_after,

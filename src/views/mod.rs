@@ -40,7 +40,7 @@ pub use event_schema::{EventSchemaSummaryView, EventSchemaView};
 pub use explain::{BacktestView, EliminationView, ExplainView, StepView, ThrottlePlayView};
 pub use frame::{AckData, ErrorData, EventFrameData, FrameView, LaggedData, SubscribedData};
 pub use health::{QueueView, RetriesView};
-pub use replay::{ReplayCountsView, ReplayView};
+pub use replay::ReplayView;
 pub use saved_view::{OwnerView, SavedViewView, ViewAnalyticsView};
 pub use source::{
     ControlDetail, LagView, RateLimitView, SourceControlView, SourceMetricsView, SourcePauseView,

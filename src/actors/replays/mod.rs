@@ -7,5 +7,5 @@
 mod run;
 mod runner;
 
-pub use run::{RunDeps, RunEnd, run_replay};
-pub use runner::{DrainReplays, LOOK_INTERVAL, REPLAY_LEASE, ReplayAsked, ReplayRunner};
+pub use run::RunDeps;
+pub use runner::{DrainReplays, ReplayAsked, ReplayRunner};
