@@ -9,6 +9,7 @@ pub mod entity;
 mod nodelay;
 mod repo;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -24,6 +25,7 @@ pub use repo::evaluation_marks::{EvaluationMark, EvaluationMarksRepo};
 pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::event_schemas::{EventSchemasRepo, Registered, SchemaWatermark};
 pub use repo::events::EventsRepo;
+use repo::events::ProbeHint;
 pub use repo::leases::{LeaseError, LeasesRepo};
 pub use repo::replays::ReplaysRepo;
 pub use repo::saved_views::SavedViewsRepo;
@@ -85,6 +87,8 @@ pub enum CorruptColumn {
 pub struct Storage {
     write: DatabaseConnection,
     read: DatabaseConnection,
+    /// Shared by every clone: whether the next event writes look for stored ids first (see [`ProbeHint`]).
+    probe: Arc<ProbeHint>,
 }
 
 impl Storage {
@@ -98,7 +102,11 @@ impl Storage {
             // The writer creates the file and switches it to WAL before the readers open it.
             write.execute_unprepared("PRAGMA journal_mode=WAL").await?;
             let read = Database::connect(sqlite_options(url, 4)).await?;
-            Ok(Storage { write, read })
+            Ok(Storage {
+                write,
+                read,
+                probe: Arc::default(),
+            })
         } else {
             let mut options = ConnectOptions::new(url.to_owned());
             options
@@ -118,6 +126,7 @@ impl Storage {
             Ok(Storage {
                 write: pool.clone(),
                 read: pool,
+                probe: Arc::default(),
             })
         }
     }
@@ -142,7 +151,7 @@ impl Storage {
 
     /// Events: batch persistence and look-ups.
     pub fn events(&self) -> EventsRepo<'_> {
-        EventsRepo::new(&self.write, &self.read)
+        EventsRepo::new(&self.write, &self.read, &self.probe)
     }
 
     /// Ingress dead letters.

@@ -1,15 +1,15 @@
 //! Events: the batch insert at the heart of ingest, and look-ups by id.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect, Statement, TransactionTrait, TryInsertResult,
 };
 
-use super::dead_letters::{insert_in, insert_postgres};
+use super::dead_letters::insert_in;
 use super::encoded::EncodedEvents;
+pub(crate) use super::events_pg::ProbeHint;
 use super::rows::{event_from_model, event_row};
 use crate::domain::{
     ErrorCode, EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, StoredEvent,
@@ -17,19 +17,20 @@ use crate::domain::{
 use crate::storage::StorageError;
 use crate::storage::entity::workflow_events as events;
 
-/// Opens a batch transaction and takes the advisory lock that orders batch commits (see
-/// [`EventsRepo::persist_batch`]) in one round trip. The key is `0x6865_7261_6c64` ("herald").
-const BEGIN_AND_LOCK: &str = "BEGIN; SELECT pg_advisory_xact_lock(114784919972964)";
-
 /// Repository of `workflow_events`.
 pub struct EventsRepo<'a> {
-    write: &'a DatabaseConnection,
+    pub(super) write: &'a DatabaseConnection,
     read: &'a DatabaseConnection,
+    pub(super) probe: &'a ProbeHint,
 }
 
 impl<'a> EventsRepo<'a> {
-    pub(crate) fn new(write: &'a DatabaseConnection, read: &'a DatabaseConnection) -> Self {
-        EventsRepo { write, read }
+    pub(crate) fn new(
+        write: &'a DatabaseConnection,
+        read: &'a DatabaseConnection,
+        probe: &'a ProbeHint,
+    ) -> Self {
+        EventsRepo { write, read, probe }
     }
 
     /// The connection that serves reads.
@@ -98,84 +99,6 @@ impl<'a> EventsRepo<'a> {
             "Batch persisted."
         );
         Ok(outcome)
-    }
-
-    /// PostgreSQL: under the lock, one query reads which of the batch's ids are stored (with their content hashes)
-    /// and the highest sequence; the new rows then go in with `COPY … FROM STDIN (FORMAT csv)`, numbered after it.
-    ///
-    /// Every writer of `workflow_events` holds the same lock, so no id can appear between that read and the copy:
-    /// this is what lets a plain COPY replace `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO NOTHING RETURNING`,
-    /// whose speculative insertion and per-row executor cost about a quarter of the write, all of it while the
-    /// lock is held. Should anything write an id without the lock, the copy fails on the primary key, the batch
-    /// rolls back whole and its retry finds the id stored: a retry, never a lost or doubled event. Each row's CSV
-    /// but its sequence is written before the lock is taken; stored ids leave no gap in the numbering.
-    async fn persist_postgres(
-        &self,
-        plan: &BatchPlan<'_>,
-        encoded: &EncodedEvents,
-        mut dead_letters: Vec<NewDeadLetter>,
-    ) -> Result<PersistOutcome, StorageError> {
-        let rows: Vec<_> = plan.unique.iter().map(|&i| encoded.copy_line(i)).collect();
-        let ids: Vec<&str> = plan
-            .unique
-            .iter()
-            .map(|&i| plan.batch[i].envelope.id.as_str())
-            .collect();
-        let started = std::time::Instant::now();
-        let mut tx = self
-            .write
-            .get_postgres_connection_pool()
-            .begin_with(BEGIN_AND_LOCK)
-            .await?;
-        let lock_wait = started.elapsed();
-        let mut inserted = HashMap::new();
-        let mut existing = HashMap::new();
-        if !ids.is_empty() {
-            let found: Vec<(Option<String>, Option<String>, Option<i64>)> =
-                sqlx::query_as(POSTGRES_PROBE)
-                    .bind(&ids)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let mut max_sequence = 0;
-            for row in found {
-                match row {
-                    (Some(id), Some(hash), _) => {
-                        existing.insert(id, hash);
-                    }
-                    (_, _, Some(max)) => max_sequence = max,
-                    _ => {}
-                }
-            }
-            let mut csv = String::with_capacity(rows.iter().map(|r| r.len() + 24).sum());
-            for (id, row) in ids.iter().zip(&rows) {
-                if existing.contains_key(*id) {
-                    continue;
-                }
-                max_sequence += 1;
-                inserted.insert((*id).to_owned(), max_sequence);
-                // unwrap: writing into a String cannot fail.
-                write!(csv, "{max_sequence}").expect("a String accepts every write");
-                csv.push_str(row.as_ref());
-            }
-            if !csv.is_empty() {
-                let mut copy = tx.copy_in_raw(POSTGRES_COPY).await?;
-                copy.send(csv.into_bytes()).await?;
-                copy.finish().await?;
-            }
-        }
-        let classified = plan.classify(&inserted, &existing);
-        dead_letters.extend(classified.conflict_dead_letters);
-        let writes_done = started.elapsed();
-        insert_postgres(&mut tx, dead_letters).await?;
-        tx.commit().await?;
-        // Where a batch's time goes: waiting for the sequence lock (other batches), the insert, the commit.
-        tracing::debug!(
-            lock_wait_ms = lock_wait.as_secs_f64() * 1e3,
-            insert_ms = (writes_done - lock_wait).as_secs_f64() * 1e3,
-            commit_ms = (started.elapsed() - writes_done).as_secs_f64() * 1e3,
-            "Batch written."
-        );
-        Ok(classified.outcome)
     }
 
     /// SQLite (and any other backend): the single write connection is the lock; rows are numbered in Rust and
@@ -273,30 +196,19 @@ impl<'a> EventsRepo<'a> {
     }
 }
 
-/// Which of the batch's ids (`$1`) are stored, with their content hashes, and (in a row of its own) the highest
-/// sequence: one round trip under the lock.
-const POSTGRES_PROBE: &str = "\
-SELECT id, content_hash, NULL::bigint FROM workflow_events WHERE id = ANY($1::text[])
-UNION ALL
-SELECT NULL, NULL, COALESCE(MAX(ingress_sequence), 0) FROM workflow_events";
-
-/// The new rows, as CSV in this column order ([`super::encoded::copy_line`] writes all but the sequence).
-const POSTGRES_COPY: &str = "COPY workflow_events (ingress_sequence, id, type, source, occurred_at, received_at, \
-payload, correlation_id, causation_id, ttl_ms, metadata, content_hash, stream_id, severity, schema_version) FROM STDIN WITH (FORMAT csv)";
-
 /// A batch before it meets the database: which entry of each id is the one to insert (the first; later ones are
 /// compared to it by content hash).
-struct BatchPlan<'a> {
-    batch: &'a [NewEvent],
+pub(super) struct BatchPlan<'a> {
+    pub(super) batch: &'a [NewEvent],
     first_index: HashMap<&'a str, usize>,
     /// Indexes of first occurrences, in batch order; a row's sequence is the maximum plus its position + 1.
-    unique: Vec<usize>,
+    pub(super) unique: Vec<usize>,
 }
 
 /// What a batch's writes came to.
-struct Classified {
-    outcome: PersistOutcome,
-    conflict_dead_letters: Vec<NewDeadLetter>,
+pub(super) struct Classified {
+    pub(super) outcome: PersistOutcome,
+    pub(super) conflict_dead_letters: Vec<NewDeadLetter>,
 }
 
 impl<'a> BatchPlan<'a> {
@@ -329,7 +241,7 @@ impl<'a> BatchPlan<'a> {
     }
 
     /// Each event's outcome from what was inserted (`id → sequence`) and the stored hashes of the rest.
-    fn classify(
+    pub(super) fn classify(
         &self,
         inserted: &HashMap<String, i64>,
         existing: &HashMap<String, String>,

@@ -20,6 +20,7 @@ pub mod evaluation_marks;
 pub mod event_queries;
 pub mod event_schemas;
 pub mod events;
+mod events_pg;
 pub mod leases;
 pub mod replays;
 mod rows;

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{DEPLOYMENTS, envelope, spawn_app};
+use crate::helpers::{DEPLOYMENTS, Mode, envelope, spawn_app};
 
 use super::{assert_error, assert_still_serving, publish_a_survivor, with, without};
 
@@ -174,5 +174,81 @@ async fn a_repeated_id_inside_one_batch_is_a_duplicate_or_a_conflict_by_content(
             json!({ "n": 1 }),
             "the first content wins"
         );
+    }
+}
+
+/// Batch after batch of new ids, now and then with a stored one: each new id is stored once, numbered after the
+/// events before it, and a stored id is answered by content. On PostgreSQL a write copies without looking for
+/// stored ids, and one that meets a stored id is rolled back and written again looking first (and the next
+/// writes look first for a while): rounds 3, 25 and 45 each meet a stored id after a run of writes that did not.
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
+async fn batches_that_repeat_stored_ids_store_each_new_id_once_in_order() {
+    for (db, mode) in DEPLOYMENTS {
+        // Arrange
+        let app = spawn_app(db, mode).await;
+        let rounds = 50;
+
+        // Act
+        let mut answers = Vec::new();
+        for round in 0..rounds {
+            let mut batch = vec![
+                envelope(&format!("run-{round}-a")),
+                envelope(&format!("run-{round}-b")),
+            ];
+            match round {
+                3 | 45 => batch.push(envelope(&format!("run-{}-a", round - 1))),
+                25 => {
+                    let mut changed = envelope(&format!("run-{}-b", round - 1));
+                    changed["payload"] = json!({ "n": 2 });
+                    batch.push(changed);
+                }
+                _ => {}
+            }
+            let response = app.post_events(&Value::Array(batch)).await;
+            assert_eq!(response.status(), 202, "{db:?}/{mode:?} round {round}");
+            answers.push(response.json::<Value>().await.unwrap());
+        }
+
+        // Assert: the rows first (redis mode stores after answering), then the answers.
+        let mut previous = 0;
+        for round in 0..rounds {
+            for part in ["a", "b"] {
+                let event = app.stored_event(&format!("run-{round}-{part}")).await;
+                let sequence: i64 = event["ingressSequence"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .expect("a sequence");
+                assert!(
+                    sequence > previous,
+                    "{db:?}/{mode:?}: run-{round}-{part} at {sequence}, after {previous}"
+                );
+                previous = sequence;
+                assert_eq!(
+                    event["payload"],
+                    json!({ "n": 1 }),
+                    "the first content stays"
+                );
+            }
+        }
+        let mut stored = app.env.stored_ids().await;
+        stored.sort();
+        let mut expected: Vec<String> = (0..rounds)
+            .flat_map(|r| [format!("run-{r}-a"), format!("run-{r}-b")])
+            .collect();
+        expected.sort();
+        assert_eq!(stored, expected, "{db:?}/{mode:?}: each new id once");
+        if mode == Mode::Inline {
+            // Redis mode answers before the events are stored, so its answer cannot know every stored id yet.
+            for round in [3, 45] {
+                assert_eq!(
+                    answers[round]["data"]["accepted"][2],
+                    json!({"index": 2, "id": format!("run-{}-a", round - 1), "duplicate": true}),
+                    "{db:?}/{mode:?}"
+                );
+            }
+            let rejected = &answers[25]["data"]["rejected"];
+            assert_eq!(rejected[0]["index"], 2, "{db:?}/{mode:?}: {rejected}");
+            assert_eq!(rejected[0]["error"]["code"], "id_conflict");
+        }
     }
 }
