@@ -2,6 +2,8 @@
 //! and what the caller is told afterwards. No actix, no I/O: the [`crate::actors::IngressRouter`] wires it to its
 //! mailbox and to storage.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
@@ -32,8 +34,8 @@ pub enum IngressEntry {
 /// A Redis stream entry, as read.
 #[derive(Debug, Clone)]
 pub struct StreamEntry {
-    /// The stream key; part of the id derived for envelopes without one.
-    pub stream_key: String,
+    /// The stream key; part of the id derived for envelopes without one. Shared by every entry of a read.
+    pub stream_key: Arc<str>,
     /// The entry id (`1700000000000-0`).
     pub entry_id: String,
     /// Every field of the entry; the envelope is the one named [`ENVELOPE_FIELD`].
@@ -88,7 +90,11 @@ impl PreparedBatch {
             max_payload_bytes,
             now,
         };
-        let mut batch = PreparedBatch::default();
+        let mut batch = PreparedBatch {
+            events: Vec::with_capacity(entries.len()),
+            dead_letters: Vec::new(),
+            slots: Vec::with_capacity(entries.len()),
+        };
         for entry in entries {
             match entry {
                 IngressEntry::Envelope(envelope) => {

@@ -1,18 +1,22 @@
 //! `RawEntry`: the fields of a stream entry exactly as read, kept for dead letters.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 /// The fields of a Redis stream entry, as read (non-UTF-8 bytes replaced).
 ///
 /// Kept as pairs and turned into JSON only when a dead letter needs it: most entries are valid, and building a
-/// JSON object for each would be per-event work on the reader's hot path.
+/// JSON object for each would be per-event work on the reader's hot path. Shared, not copied, when cloned: the
+/// stream reader keeps a batch for a retry while the router validates it, and an event keeps its entry for an id
+/// conflict.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RawEntry(Vec<(String, String)>);
+pub struct RawEntry(Arc<[(String, String)]>);
 
 impl RawEntry {
     /// Wraps the fields in their stream order.
     pub fn new(fields: Vec<(String, String)>) -> RawEntry {
-        RawEntry(fields)
+        RawEntry(fields.into())
     }
 
     /// The first field named `name`.
@@ -45,7 +49,7 @@ impl RawEntry {
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()
-            .map(RawEntry)
+            .map(RawEntry::new)
     }
 }
 

@@ -2,6 +2,7 @@
 //! `XINFO` records as maps, stream ids as milliseconds. Pure, so every odd reply has a unit test.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use fred::types::Value as RedisValue;
 
@@ -70,6 +71,7 @@ fn parse_entries(
     stream_key: &str,
     deleted: &mut Vec<String>,
 ) -> Vec<StreamEntry> {
+    let stream_key: Arc<str> = Arc::from(stream_key);
     value
         .into_array()
         .into_iter()
@@ -92,7 +94,7 @@ fn parse_entries(
                 })
                 .collect();
             Some(StreamEntry {
-                stream_key: stream_key.to_owned(),
+                stream_key: stream_key.clone(),
                 entry_id,
                 fields: RawEntry::new(fields),
                 deliveries: 1,

@@ -51,7 +51,7 @@ fn a_read_gives_each_entry_with_its_fields_in_order() {
     assert!(
         entries
             .iter()
-            .all(|e| e.stream_key == STREAM && e.deliveries == 1)
+            .all(|e| &*e.stream_key == STREAM && e.deliveries == 1)
     );
 }
 
