@@ -140,7 +140,7 @@ async fn measure(args: &DeliveriesArgs, settings: &Settings) -> anyhow::Result<M
         stream: &settings.event_stream,
         receiver: &receiver,
         progress: &progress,
-        payload: payload_of(200),
+        payload: payload_of(200).to_string(),
     };
     run.deliver(0..args.warmup).await?;
     // unwrap (twice): the mutexes are never held across a panic.
@@ -178,7 +178,7 @@ struct Run<'a> {
     stream: &'a str,
     receiver: &'a Receiver,
     progress: &'a ProgressBar,
-    payload: Value,
+    payload: String,
 }
 
 impl Run<'_> {

@@ -81,7 +81,7 @@ async fn measure(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<Measu
 
     // The events first, stored before the trigger exists: only the replay delivers them.
     let publisher = Publisher::new(settings, port, HttpFormat::Envelope).await?;
-    let payload = payload_of(200);
+    let payload = payload_of(200).to_string();
     let progress = ProgressBar::new(args.events as u64);
     let mut sent = 0;
     while sent < args.events {

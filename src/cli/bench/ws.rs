@@ -46,7 +46,7 @@ impl PublishTimes {
     }
 
     /// Milliseconds from event `i`'s publish to `now`.
-    fn latency_ms(&self, i: usize, now: Instant) -> Option<f64> {
+    pub(super) fn latency_ms(&self, i: usize, now: Instant) -> Option<f64> {
         let published = self.nanos.get(i)?.load(Ordering::Acquire);
         if published == 0 {
             return None;
