@@ -82,6 +82,9 @@ pub enum CorruptColumn {
     },
 }
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on its next use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// Handles to the database, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Storage {
@@ -113,6 +116,10 @@ impl Storage {
                 .max_connections(16)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
+                // A connection is pinged before use only after a second idle (when a server, proxy or firewall
+                // may have dropped it): a ping on every acquire was a round trip on each ingest write, while the
+                // sequence lock's queue waits.
+                .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
                 .sqlx_logging(false)
                 .map_sqlx_postgres_pool_opts(|pool| {
                     pool.after_connect(|_conn, _meta| {
@@ -235,6 +242,8 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        // A file has no server to drop the connection: no ping before use.
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
