@@ -256,7 +256,7 @@ impl Supervised for IngressRouter {
             "Ingress router restarting."
         );
         // Dropping the replies tells each sender its batch was not written; the write in progress was cancelled
-        // with the old context, and its transaction rolled back when its connection was returned.
+        // with the old context, and its transaction rolled back when its connection was dropped.
         self.queue.clear();
         self.writing = false;
     }

@@ -25,7 +25,7 @@ pub use repo::evaluation_marks::{EvaluationMark, EvaluationMarksRepo};
 pub use repo::event_queries::{EventCounts, EventQuery};
 pub use repo::event_schemas::{EventSchemasRepo, Registered, SchemaWatermark};
 pub use repo::events::EventsRepo;
-use repo::events::ProbeHint;
+use repo::events::PgEventWriter;
 pub use repo::leases::{LeaseError, LeasesRepo};
 pub use repo::replays::ReplaysRepo;
 pub use repo::saved_views::SavedViewsRepo;
@@ -82,7 +82,8 @@ pub enum CorruptColumn {
     },
 }
 
-/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on its next use.
+/// How long the PostgreSQL event writer's connection may sit idle before it is pinged on its next use (pooled
+/// connections are pinged on every use).
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// Handles to the database, cheap to clone.
@@ -90,8 +91,8 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 pub struct Storage {
     write: DatabaseConnection,
     read: DatabaseConnection,
-    /// Shared by every clone: whether the next event writes look for stored ids first (see [`ProbeHint`]).
-    probe: Arc<ProbeHint>,
+    /// Shared by every clone: the PostgreSQL event writer's own connection and state (see [`PgEventWriter`]).
+    events_writer: Arc<PgEventWriter>,
 }
 
 impl Storage {
@@ -108,7 +109,7 @@ impl Storage {
             Ok(Storage {
                 write,
                 read,
-                probe: Arc::default(),
+                events_writer: Arc::default(),
             })
         } else {
             let mut options = ConnectOptions::new(url.to_owned());
@@ -116,10 +117,6 @@ impl Storage {
                 .max_connections(16)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
-                // A connection is pinged before use only after a second idle (when a server, proxy or firewall
-                // may have dropped it): a ping on every acquire was a round trip on each ingest write, while the
-                // sequence lock's queue waits.
-                .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
                 .sqlx_logging(false)
                 .map_sqlx_postgres_pool_opts(|pool| {
                     pool.after_connect(|_conn, _meta| {
@@ -133,7 +130,7 @@ impl Storage {
             Ok(Storage {
                 write: pool.clone(),
                 read: pool,
-                probe: Arc::default(),
+                events_writer: Arc::default(),
             })
         }
     }
@@ -158,7 +155,7 @@ impl Storage {
 
     /// Events: batch persistence and look-ups.
     pub fn events(&self) -> EventsRepo<'_> {
-        EventsRepo::new(&self.write, &self.read, &self.probe)
+        EventsRepo::new(&self.write, &self.read, &self.events_writer)
     }
 
     /// Ingress dead letters.

@@ -2,6 +2,7 @@
 
 use fred::prelude::{ClientLike, StreamsInterface};
 use serde_json::Value;
+use sqlx::Connection as _;
 
 use crate::helpers::{Db, Mode, PrivateRedis, TestEnv, envelope, eventually, free_port};
 
@@ -66,4 +67,38 @@ async fn herald_reports_unready_while_redis_is_down_and_resumes_ingest_when_it_r
         404,
         "a refused event was not stored"
     );
+}
+
+/// PostgreSQL closes every connection Herald has (as a restart or `pg_terminate_backend` does) right after a
+/// write: the next batch is written on a new connection, and the publisher never sees the loss.
+#[actix_rt::test(system = "crate::helpers::TestSystem")]
+async fn ingest_goes_on_when_postgresql_closes_heralds_connections() {
+    for mode in [Mode::Inline, Mode::Redis] {
+        // Arrange
+        let app = TestEnv::new(Db::Postgres, mode).await.spawn().await;
+        assert_eq!(
+            app.post_events(&envelope("before-loss")).await.status(),
+            202
+        );
+        app.stored_event("before-loss").await;
+
+        // Act
+        let mut admin = sqlx::PgConnection::connect(&app.env.database_url)
+            .await
+            .expect("connect");
+        let closed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .expect("terminate");
+        let response = app.post_events(&envelope("after-loss")).await;
+
+        // Assert
+        assert!(!closed.is_empty(), "{mode:?}: Herald had connections");
+        assert_eq!(response.status(), 202, "{mode:?}");
+        let stored = app.stored_event("after-loss").await;
+        assert_eq!(stored["id"], "after-loss", "{mode:?}");
+    }
 }

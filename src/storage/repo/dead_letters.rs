@@ -221,7 +221,7 @@ pub(super) async fn insert_in(
 /// # Errors
 /// [`StorageError::Sqlx`].
 pub(super) async fn insert_postgres(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tx: &mut sqlx::PgConnection,
     letters: Vec<NewDeadLetter>,
 ) -> Result<(), StorageError> {
     if letters.is_empty() {
@@ -268,7 +268,7 @@ pub(super) async fn insert_postgres(
     .bind(stream_ids)
     .bind(raws)
     .bind(received)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     add_failures_postgres(tx, counted).await?;
     Ok(())

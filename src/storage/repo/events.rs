@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::dead_letters::insert_in;
 use super::encoded::EncodedEvents;
-pub(crate) use super::events_pg::ProbeHint;
+pub(crate) use super::events_pg::PgEventWriter;
 use super::rows::{event_from_model, event_row};
 use crate::domain::{
     ErrorCode, EventOutcome, NewDeadLetter, NewEvent, PersistOutcome, StoredEvent,
@@ -21,16 +21,20 @@ use crate::storage::entity::workflow_events as events;
 pub struct EventsRepo<'a> {
     pub(super) write: &'a DatabaseConnection,
     read: &'a DatabaseConnection,
-    pub(super) probe: &'a ProbeHint,
+    pub(super) writer: &'a PgEventWriter,
 }
 
 impl<'a> EventsRepo<'a> {
     pub(crate) fn new(
         write: &'a DatabaseConnection,
         read: &'a DatabaseConnection,
-        probe: &'a ProbeHint,
+        writer: &'a PgEventWriter,
     ) -> Self {
-        EventsRepo { write, read, probe }
+        EventsRepo {
+            write,
+            read,
+            writer,
+        }
     }
 
     /// The connection that serves reads.

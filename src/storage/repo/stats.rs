@@ -87,7 +87,7 @@ pub(super) async fn add_stats_in(
 /// # Errors
 /// [`StorageError::Sqlx`].
 pub(super) async fn add_failures_postgres(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tx: &mut sqlx::PgConnection,
     sources: Vec<String>,
 ) -> Result<(), StorageError> {
     if sources.is_empty() {
@@ -100,7 +100,7 @@ pub(super) async fn add_failures_postgres(
          updated_at = excluded.updated_at",
     )
     .bind(sources)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
