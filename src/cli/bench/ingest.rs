@@ -428,13 +428,16 @@ pub(super) fn envelope(i: usize, payload: &str, sources: usize) -> String {
         "bench.source".to_owned()
     };
     format!(
-        r#"{{"id":"bench-{i}","type":"{BENCH_EVENT_TYPE}","source":"{source}","payload":{payload}}}"#
+        r#"{{"id":"{ID_PREFIX}{i}","type":"{BENCH_EVENT_TYPE}","source":"{source}","payload":{payload}}}"#
     )
 }
 
+/// What an [`envelope`]'s id is, before its index.
+const ID_PREFIX: &str = "bench-";
+
 /// The `i` of an [`envelope`]'s id (`bench-<i>`).
 pub(super) fn event_index(id: &str) -> Option<usize> {
-    id.strip_prefix("bench-")?.parse().ok()
+    id.strip_prefix(ID_PREFIX)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use super::ingest::event_index;
 use super::{Latencies, current_rss_bytes};
 
 /// When each event was published, as nanoseconds after an origin (0 = not yet), shared without a lock between the
@@ -233,15 +234,13 @@ async fn run_clients(
     let _ = report.send(Ok(all));
 }
 
-/// The `i` of `"id":"bench-<i>"` in an event frame.
+/// The index of the bench event in an event frame, read from its `"id":"bench-<i>"` without parsing the frame.
 fn bench_index(frame: &str) -> Option<usize> {
-    const MARK: &str = r#""id":"bench-"#;
-    let start = frame.find(MARK)? + MARK.len();
-    let digits = frame[start..]
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .count();
-    frame[start..start + digits].parse().ok()
+    const MARK: &str = r#""id":""#;
+    frame.match_indices(MARK).find_map(|(at, _)| {
+        let value = &frame[at + MARK.len()..];
+        event_index(&value[..value.find('"')?])
+    })
 }
 
 /// `missed` of a `lagged` frame.
